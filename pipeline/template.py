@@ -1,0 +1,478 @@
+"""The locked Excel template offices fill, written from a format spec.
+
+Every label, cell, validation, formula and check comes from the spec. Formula cells
+carry their correct cached values (computed by the same expression trees that
+render the formulas), so viewers and LibreOffice show right totals without
+recalculating.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from math import ceil
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_cell_to_rowcol
+
+from . import __version__
+from .errors import InputError
+from .fsutil import atomic_path
+from .rules import computed_formula, live_check, live_instances, summary_check
+from .spec import Spec, format_for_year, get_spec, split_cell
+from .xlexpr import Expr, is_number
+
+# Fixed document timestamp: regenerating a template gives the same bytes.
+_EPOCH = dt.datetime(2021, 1, 1)
+GENERATOR = f"xxgk {__version__}"
+
+_STYLES: dict[str, dict[str, Any]] = {
+    "base": {"font_name": "宋体", "font_size": 11, "valign": "vcenter", "text_wrap": True},
+    "title": {"bold": True, "font_size": 16, "align": "center", "text_wrap": False},
+    "subtitle": {"align": "center", "font_size": 10},
+    "heading": {"bold": True, "font_size": 12, "align": "left"},
+    "header": {"bold": True, "align": "center", "border": 1, "bg_color": "#DDEBF7"},
+    "label": {"align": "left", "border": 1},
+    "input": {"border": 1, "bg_color": "#FFF2CC", "locked": False, "align": "center"},
+    "input_text": {"border": 1, "bg_color": "#FFF2CC", "locked": False, "align": "left", "valign": "top"},
+    "prefilled": {"border": 1, "bg_color": "#F2F2F2", "align": "left"},
+    "computed": {"border": 1, "bg_color": "#E7E6E6", "bold": True, "align": "center"},
+    "check": {"border": 1, "align": "left", "font_size": 10},
+    "check_label": {"border": 1, "align": "left", "font_size": 10, "italic": True},
+    "para": {"align": "left", "valign": "top"},
+    "ok": {"bg_color": "#C6EFCE", "font_color": "#006100"},
+    "fail": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
+}
+
+
+@dataclass
+class Filling:
+    """What to put into a workbook: office fields, figure values and prose.
+
+    Values are written as given: numbers as numbers, strings as text (never as
+    formulas), ``None`` as a blank cell. Sample workbooks use this to show what
+    clerks really type.
+    """
+
+    office: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    prose: dict[str, str] = field(default_factory=dict)
+    lock_office: bool = True
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _range_cols(cells: str) -> tuple[str, str, int, int]:
+    first, _, last = cells.partition(":")
+    last = last or first
+    c1, r1 = split_cell(first)
+    c2, r2 = split_cell(last)
+    return first, last, r1, r2
+
+
+class _Writer:
+    def __init__(self, spec: Spec, wb: xlsxwriter.Workbook, filling: Filling):
+        self.spec = spec
+        self.wb = wb
+        self.filling = filling
+        self.fmt = {name: wb.add_format({**_STYLES["base"], **style}) for name, style in _STYLES.items()}
+        self.fmt["ok"] = wb.add_format(_STYLES["ok"])
+        self.fmt["fail"] = wb.add_format(_STYLES["fail"])
+        self.number_fmts: dict[tuple[str, str], Any] = {}
+        self.sheets: dict[str, Any] = {}
+        self.cells: dict[tuple[str, str], Any] = {}  # what each cell holds, for cached values
+        self.heights: dict[tuple[str, int], float] = {}
+
+    # -- primitives -------------------------------------------------------
+    def ws(self, sheet_name: str):
+        return self.sheets[sheet_name]
+
+    def typed_fmt(self, style: str, type_id: str):
+        key = (style, type_id)
+        if key not in self.number_fmts:
+            num = self.spec.types[type_id].get("number_format")
+            props = {**_STYLES["base"], **_STYLES[style]}
+            if num:
+                props["num_format"] = num
+            self.number_fmts[key] = self.wb.add_format(props)
+        return self.number_fmts[key]
+
+    def put(self, sheet: str, cells: str, value: Any, fmt) -> None:
+        """Write a value (text as text, never a formula) into a cell or a merged range."""
+        first, last, r1, r2 = _range_cols(cells)
+        ws = self.ws(sheet)
+        self.cells[(sheet, first)] = value
+        if first != last:
+            (fr, fc), (lr, lc) = xl_cell_to_rowcol(first), xl_cell_to_rowcol(last)
+            ws.merge_range(fr, fc, lr, lc, "", fmt)
+        self._write(ws, first, value, fmt)
+        self._fit(sheet, cells, value)
+
+    def _write(self, ws, cell: str, value: Any, fmt) -> None:
+        if value is None:
+            ws.write_blank(cell, None, fmt)
+        elif isinstance(value, bool):
+            ws.write_boolean(cell, value, fmt)
+        elif is_number(value):
+            ws.write_number(cell, value, fmt)
+        elif isinstance(value, (dt.date, dt.datetime)):
+            ws.write_datetime(cell, value, fmt)
+        else:
+            ws.write_string(cell, str(value), fmt)
+
+    def put_formula(self, sheet: str, cells: str, expr: Expr, fmt) -> None:
+        first, last, _, _ = _range_cols(cells)
+        ws = self.ws(sheet)
+        value = expr.eval(lambda s, c: self.cells.get((s, c)))
+        self.cells[(sheet, first)] = value
+        if first != last:
+            (fr, fc), (lr, lc) = xl_cell_to_rowcol(first), xl_cell_to_rowcol(last)
+            ws.merge_range(fr, fc, lr, lc, "", fmt)
+        ws.write_formula(first, expr.formula(sheet), fmt, value)
+        if isinstance(value, str):
+            self._fit(sheet, cells, value)
+
+    def _fit(self, sheet: str, cells: str, value: Any) -> None:
+        """Grow the row so wrapped text stays readable on screen and on paper."""
+        if not isinstance(value, str) or not value:
+            return
+        first, last, r1, r2 = _range_cols(cells)
+        if r1 != r2:
+            return
+        widths = self._widths.get(sheet, {})
+        c1, c2 = split_cell(first)[0], split_cell(last)[0]
+        span = sum(
+            widths.get(c, 9) for c in widths if c1 <= c <= c2 and len(c) == len(c1)
+        ) or widths.get(c1, 9)
+        lines = max(1, ceil(_display_width(value) / max(span - 1, 1)))
+        self.heights[(sheet, r1)] = max(self.heights.get((sheet, r1), 15), 15 * lines + 3)
+
+    def validate(self, sheet: str, cell: str, type_id: str) -> None:
+        t = self.spec.types[type_id]
+        opts: dict[str, Any] = {
+            "input_title": t["prompt_title"][:32],
+            "input_message": t["prompt"][:255],
+        }
+        if t.get("number") in ("integer", "decimal"):
+            bounds = (
+                {"criteria": ">=", "value": t["min"]}
+                if t.get("min") is not None
+                else {"criteria": "between", "minimum": -1e9, "maximum": 1e9}
+            )
+            opts.update(
+                validate="integer" if t["number"] == "integer" else "decimal",
+                **bounds,
+                error_title=t["error_title"][:32],
+                error_message=t["error"][:224],
+                error_type="stop",
+            )
+        else:
+            opts["validate"] = "any"
+        self.ws(sheet).data_validation(cell, opts)
+
+    # -- sheets -----------------------------------------------------------
+    def write(self) -> None:
+        spec = self.spec
+        self._widths: dict[str, dict[str, float]] = {}
+        for sheet_id, name in spec.raw["sheets"].items():
+            self.sheets[name] = self.wb.add_worksheet(name)
+        for part in [spec.raw["office"], spec.raw["prose"], spec.raw["guide"], *spec.tables]:
+            self._widths.setdefault(spec.sheet_name(part["sheet"]), {}).update(part.get("widths", {}))
+        for name, widths in self._widths.items():
+            for col, width in widths.items():
+                self.ws(name).set_column(f"{col}:{col}", width)
+        self.write_office()
+        self.write_prose()
+        for table in spec.tables:
+            self.write_table(table)
+        self.write_computed()
+        self.write_checks()
+        self.write_summary()
+        self.write_guide()
+        self.write_meta()
+        self.finish_sheets()
+
+    def write_office(self) -> None:
+        spec, office = self.spec, self.spec.raw["office"]
+        sheet = spec.sheet_name(office["sheet"])
+        self.put(sheet, office["title"]["cells"], office["title"]["text"], self.fmt["title"])
+        self.put(sheet, office["subtitle"]["cells"], office["subtitle"]["text"], self.fmt["subtitle"])
+        for fld in office["fields"]:
+            self.put(sheet, fld["label_cell"], fld["label"], self.fmt["label"])
+            value = self.filling.office.get(fld["id"])
+            target = f"{fld['cell']}:{fld['merge_to']}" if fld.get("merge_to") else fld["cell"]
+            locked = value is not None and self.filling.lock_office
+            style = "prefilled" if locked else "input_text"
+            fmt = self.fmt[style]
+            if fld["type"] == "date":
+                fmt = self.wb.add_format({**_STYLES["base"], **_STYLES[style], "num_format": "yyyy-mm-dd"})
+            self.put(sheet, target, value, fmt)
+            if not locked:
+                self._validate_office(sheet, fld)
+            self.wb.define_name(spec.name_for(f"office.{fld['id']}"), _abs_ref(sheet, fld["cell"]))
+
+    def _validate_office(self, sheet: str, fld: dict[str, Any]) -> None:
+        opts: dict[str, Any] = {"input_title": fld["label"][:32], "input_message": f"请填写{fld['label']}"}
+        if fld.get("choices"):
+            opts.update(validate="list", source=list(self.spec.raw[fld["choices"]]),
+                        error_title="请从列表中选择", error_message="请从下拉列表中选择单位类型。")
+        elif fld["type"] == "year":
+            opts.update(validate="integer", criteria="between", minimum=2019, maximum=2100,
+                        error_title="报告年度有误", error_message="请填写四位数字的年度，例如2025。")
+        elif fld["type"] == "date":
+            opts.update(validate="date", criteria=">=", value=dt.date(2019, 1, 1),
+                        error_title="日期有误", error_message="请填写日期，例如2026-01-15。")
+        else:
+            opts["validate"] = "any"
+        self.ws(sheet).data_validation(fld["cell"], opts)
+
+    def write_prose(self) -> None:
+        spec, prose = self.spec, self.spec.raw["prose"]
+        sheet = spec.sheet_name(prose["sheet"])
+        self.put(sheet, prose["title"]["cells"], prose["title"]["text"], self.fmt["title"])
+        for fld in prose["fields"]:
+            section = spec.section(fld["section"])
+            self.put(sheet, fld["label_cell"], section["heading"], self.fmt["heading"])
+            target = f"{fld['cell']}:{fld['merge_to']}"
+            self.put(sheet, target, self.filling.prose.get(section["id"]), self.fmt["input_text"])
+            self.ws(sheet).data_validation(
+                fld["cell"],
+                {"validate": "any", "input_title": section["heading"][:32], "input_message": fld["hint"][:255]},
+            )
+            self.ws(sheet).set_row(split_cell(fld["cell"])[1] - 1, fld["height"])
+
+    def write_table(self, table: dict[str, Any]) -> None:
+        spec = self.spec
+        sheet = spec.sheet_name(table["sheet"])
+        heading = table["heading"]
+        text = heading.get("text") or spec.section(heading["section"])["heading"]
+        self.put(sheet, heading["cells"], text, self.fmt["heading"])
+        for label in table.get("labels", []):
+            self.put(sheet, label["cells"], label["text"], self.fmt["header"])
+        for block in table["blocks"]:
+            if block.get("label_cells"):
+                self.put(sheet, block["label_cells"], block.get("label_text") or block["label"], self.fmt["header"])
+            for col in block["columns"]:
+                if col.get("label") is None:
+                    continue
+                cells = col.get("label_cells")
+                if not cells:
+                    row = col["label_row"]
+                    cells = f"{col['col']}{row}" + (f":{col['merge_to']}{row}" if col.get("merge_to") else "")
+                self.put(sheet, cells, col["label"], self.fmt["header"])
+            for row in block["rows"]:
+                if row.get("label_cells"):
+                    self.put(sheet, row["label_cells"], row["label"], self.fmt["label"])
+        for fig in spec.figures:
+            if fig.table_id != table["id"]:
+                continue
+            self.wb.define_name(fig.name, _abs_ref(fig.sheet, fig.cell))
+            if fig.kind == "input":
+                target = f"{fig.cell}:{fig.merge_to}" if fig.merge_to else fig.cell
+                self.put(sheet, target, self.filling.values.get(fig.id), self.typed_fmt("input", fig.type))
+                self.validate(sheet, fig.cell, fig.type)
+        ws = self.ws(sheet)
+        if table.get("freeze"):
+            ws.freeze_panes(table["freeze"])
+
+    def write_computed(self) -> None:
+        # Totals may sum other totals ((七)总计 × 总计): write them once their parts are known.
+        pending = self.spec.computed()
+        done = {f.id for f in self.spec.inputs()}
+        while pending:
+            ready = [f for f in pending if all(p in done for p in f.sum)]
+            if not ready:
+                raise InputError("格式定义中的合计公式存在循环引用")
+            for fig in ready:
+                target = f"{fig.cell}:{fig.merge_to}" if fig.merge_to else fig.cell
+                self.put_formula(fig.sheet, target, computed_formula(self.spec, fig), self.typed_fmt("computed", fig.type))
+                done.add(fig.id)
+            pending = [f for f in pending if f.id not in done]
+
+    def write_checks(self) -> None:
+        spec = self.spec
+        for rule in spec.rules:
+            for label in rule.raw.get("check", {}).get("labels", []):
+                self.put(spec.sheet_name(label["sheet"]), label["cells"], label["text"], self.fmt["check_label"])
+        for inst in live_instances(spec):
+            p = inst.placement
+            target = f"{p.cell}:{p.merge_to}" if p.merge_to else p.cell
+            self.put_formula(p.sheet, target, live_check(spec, inst), self.fmt["check"])
+            self._color(p.sheet, p.cell)
+            self.wb.define_name(spec.name_for(f"check.{inst.rule.id}.{inst.key or 'all'}"), _abs_ref(p.sheet, p.cell))
+
+    def _color(self, sheet: str, cell: str) -> None:
+        ok = '"' + self.spec.ok_text + '"'
+        ws = self.ws(sheet)
+        ws.conditional_format(cell, {"type": "cell", "criteria": "==", "value": ok, "format": self.fmt["ok"]})
+        ws.conditional_format(cell, {"type": "cell", "criteria": "!=", "value": ok, "format": self.fmt["fail"]})
+
+    def write_summary(self) -> None:
+        spec, summary = self.spec, self.spec.raw["office"]["summary"]
+        sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+        self.put(sheet, summary["label_cell"], summary["label"], self.fmt["label"])
+        target = f"{summary['cell']}:{summary['merge_to']}"
+        self.put_formula(sheet, target, summary_check(spec), self.fmt["check"])
+        ws = self.ws(sheet)
+        ok = '"' + summary["ok"] + '"'
+        ws.conditional_format(summary["cell"], {"type": "cell", "criteria": "==", "value": ok, "format": self.fmt["ok"]})
+        ws.conditional_format(summary["cell"], {"type": "cell", "criteria": "!=", "value": ok, "format": self.fmt["fail"]})
+        self.wb.define_name(spec.name_for("check.summary"), _abs_ref(sheet, summary["cell"]))
+
+    def write_guide(self) -> None:
+        spec, guide = self.spec, self.spec.raw["guide"]
+        sheet = spec.sheet_name(guide["sheet"])
+        ws = self.ws(sheet)
+        rows = [(guide["title"], "title")]
+        rows += [(p, "para") for p in guide["paragraphs"]]
+        rows += [("", "para"), (guide["rules_heading"], "heading")]
+        severity = {"error": "错误", "warning": "提醒"}
+        rows += [(f"{r.id} {r.title}（{severity[r.severity]}）：{r.description}", "para") for r in spec.rules]
+        for i, (text, style) in enumerate(rows, start=1):
+            self.put(sheet, f"A{i}", text, self.fmt[style])
+        ws.hide_gridlines(2)
+
+    def write_meta(self) -> None:
+        spec, meta = self.spec, self.spec.raw["meta"]
+        sheet = spec.sheet_name(meta["sheet"])
+        values = {
+            "format": spec.format,
+            "template_version": spec.template_version,
+            "spec_sha256": spec.sha256,
+            "office_code": self.filling.office.get("code"),
+            "generator": GENERATOR,
+        }
+        for fld in meta["fields"]:
+            col, row = split_cell(fld["cell"])
+            self.put(sheet, f"A{row}", fld["key"], self.fmt["label"])
+            self.put(sheet, fld["cell"], values[fld["key"]], self.fmt["label"])
+            self.wb.define_name(spec.name_for(f"meta.{fld['key']}"), _abs_ref(sheet, fld["cell"]))
+        self.ws(sheet).very_hidden()
+        for key in ("format", "template_version", "spec_sha256"):
+            self.wb.set_custom_property(spec.name_for(key), str(values[key]))
+
+    def finish_sheets(self) -> None:
+        spec = self.spec
+        landscape = {spec.sheet_name(t["sheet"]): t.get("landscape", False) for t in spec.tables}
+        for (sheet, row), height in self.heights.items():
+            self.ws(sheet).set_row(row - 1, height)
+        for name, ws in self.sheets.items():
+            ws.set_paper(9)  # A4
+            if landscape.get(name):
+                ws.set_landscape()
+            ws.fit_to_pages(1, 0)
+            ws.center_horizontally()
+            ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
+
+
+def _abs_ref(sheet: str, cell: str) -> str:
+    col, row = split_cell(cell)
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    return f"={quoted}!${col}${row}"
+
+
+def _lock_structure(src: Path, dst: Path) -> None:
+    """Add <workbookProtection lockStructure="1"/>, which XlsxWriter has no API for."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/workbook.xml":
+                text = data.decode("utf-8")
+                text, n = re.subn(r"(<workbookPr\b[^>]*/>)", r'\1<workbookProtection lockStructure="1"/>', text, count=1)
+                if n != 1:
+                    raise RuntimeError("xl/workbook.xml has no workbookPr element")
+                data = text.encode("utf-8")
+            zout.writestr(info, data)
+
+
+def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None) -> Path:
+    """Write the template of ``spec`` to ``path``, optionally pre-filled.
+
+    :param spec: the national format.
+    :param path: the .xlsx file to write (replaced atomically).
+    :param filling: office fields (locked when given), figure values and prose.
+    """
+    filling = filling or Filling()
+    unknown = set(filling.values) - {f.id for f in spec.inputs()}
+    if unknown:
+        raise InputError(f"不是本格式的填报项：{'、'.join(sorted(unknown))}")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        raw_tmp = tmp.with_name(tmp.name + ".raw")
+        try:
+            wb = xlsxwriter.Workbook(
+                str(raw_tmp), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+            )
+            wb.set_properties({
+                "title": spec.raw["office"]["title"]["text"],
+                "subject": spec.title,
+                "comments": f"{spec.basis}；{GENERATOR}",
+                "created": _EPOCH,
+            })
+            _Writer(spec, wb, filling).write()
+            wb.close()
+            _lock_structure(raw_tmp, tmp)
+        finally:
+            raw_tmp.unlink(missing_ok=True)
+    return path
+
+
+def resolve_spec(format_id: str | None, year: int | None) -> Spec:
+    """The spec named by ``--format``, else the one the report year calls for, else the newest."""
+    if format_id:
+        return get_spec(format_id)
+    if year:
+        return format_for_year(year)
+    return format_for_year(dt.date.today().year - 1)
+
+
+def read_roster(path: str | Path) -> list[dict[str, str]]:
+    """Read a roster CSV (单位代码,单位名称,单位类型,联系邮箱) into office dicts."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"无法读取名单文件 {path}：{exc.strerror}") from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        raise InputError(f"名单文件 {path} 的编码无法识别")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    columns = {"单位代码": "code", "单位名称": "name", "单位类型": "kind", "联系邮箱": "email"}
+    if not rows or not set(columns) <= set(rows[0]):
+        raise InputError(f"名单文件 {path} 缺少列：需要 {','.join(columns)}")
+    offices = []
+    for lineno, row in enumerate(rows, start=2):
+        office = {key: (row.get(col) or "").strip() for col, key in columns.items()}
+        if not office["code"] or not office["name"]:
+            raise InputError(f"名单文件 {path} 第{lineno}行缺少单位代码或单位名称")
+        offices.append(office)
+    return offices
+
+
+def office_filling(office: dict[str, str], year: int | None) -> Filling:
+    fields = {"name": office.get("name"), "kind": office.get("kind"), "code": office.get("code")}
+    if year:
+        fields["year"] = year
+    return Filling(office={k: v for k, v in fields.items() if v})
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+def office_filename(office: dict[str, str], year: int | None, spec: Spec) -> str:
+    """A safe file name for an office's workbook, e.g. ``330100001_县教育局_2025.xlsx``."""
+    stem = "_".join(p for p in (office.get("code"), office.get("name"), str(year or spec.format)) if p)
+    return _UNSAFE.sub("_", stem).strip(". ") + ".xlsx"
