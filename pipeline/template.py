@@ -472,6 +472,21 @@ def office_filling(office: dict[str, str], year: int | None) -> Filling:
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
+def write_office_templates(
+    roster: str | Path, outdir: str | Path, *, year: int | None = None, format_id: str | None = None
+) -> list[Path]:
+    """Write one pre-filled template per roster office into ``outdir`` (office fields locked)."""
+    spec = resolve_spec(format_id, year)
+    offices = read_roster(roster)
+    outdir = Path(outdir)
+    paths = []
+    for office in offices:
+        path = outdir / office_filename(office, year, spec)
+        write_workbook(spec, path, office_filling(office, year))
+        paths.append(path)
+    return paths
+
+
 def office_filename(office: dict[str, str], year: int | None, spec: Spec) -> str:
     """A safe file name for an office's workbook, e.g. ``330100001_县教育局_2025.xlsx``."""
     stem = "_".join(p for p in (office.get("code"), office.get("name"), str(year or spec.format)) if p)

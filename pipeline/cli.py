@@ -1,0 +1,115 @@
+"""The ``xxgk`` command line. Each command parses arguments, calls one library function,
+renders the result and sets the exit code; all work happens in the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .demo import run_demo
+from .errors import UsageError, XxgkError
+from .spec import get_spec
+from .template import Filling, resolve_spec, write_office_templates, write_workbook
+
+app = typer.Typer(
+    help="xxgk：政府信息公开工作年度报告的模板、校验、汇总与报告。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class FormatChoice(str, Enum):
+    f2021 = "2021"
+    f2019 = "2019"
+
+
+def _fail(exc: Exception) -> None:
+    """Print a user-facing error in Chinese and exit; a traceback only with XXGK_DEBUG=1."""
+    if os.environ.get("XXGK_DEBUG"):
+        raise exc
+    if isinstance(exc, XxgkError):
+        typer.echo(f"错误：{exc}", err=True)
+        raise typer.Exit(exc.exit_code)
+    typer.echo(f"内部错误：{type(exc).__name__}: {exc}（设置环境变量 XXGK_DEBUG=1 可查看详细信息）", err=True)
+    raise typer.Exit(3)
+
+
+@app.command("spec")
+def spec_cmd(
+    format: FormatChoice = typer.Option(FormatChoice.f2021, "--format", help="国家格式：2021 或 2019"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出，供程序读取"),
+) -> None:
+    """列出一种国家格式的全部数据项（编号、表、行列标签、单元格、定义名称）和校验规则。"""
+    try:
+        spec = get_spec(format.value)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(spec.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{spec.title}（{spec.basis}），适用于{spec.years_text()}年度报告")
+    for f in spec.figures:
+        kind = "计算" if f.kind == "computed" else "填报"
+        typer.echo(f"  {f.id:<45} {f.label:<40} {f.sheet}!{f.cell:<5} {kind} {f.unit or ''}")
+    typer.echo("校验规则：")
+    for r in spec.rules:
+        typer.echo(f"  {r.id:<4} {'错误' if r.severity == 'error' else '提醒'}  {r.title}：{r.description}")
+
+
+@app.command("template")
+def template_cmd(
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件（.xlsx）；与 --roster 一起用时为输出文件夹"),
+    format: Optional[FormatChoice] = typer.Option(None, "--format", help="国家格式；缺省时按报告年度选择"),
+    year: Optional[int] = typer.Option(None, "--year", help="报告年度，例如 2025"),
+    office: Optional[str] = typer.Option(None, "--office", help="单位名称（预先填好并锁定）"),
+    office_kind: Optional[str] = typer.Option(None, "--office-kind", help="单位类型，例如 县直部门、乡镇、街道"),
+    office_code: Optional[str] = typer.Option(None, "--office-code", help="单位代码或统一社会信用代码"),
+    roster: Optional[Path] = typer.Option(None, "--roster", help="名单 CSV（单位代码,单位名称,单位类型,联系邮箱）：每个单位生成一份"),
+) -> None:
+    """生成锁定的 Excel 填报模板；用 --roster 为名单中每个单位各生成一份。"""
+    try:
+        fmt = format.value if format else None
+        if roster:
+            if office or office_kind or office_code:
+                raise UsageError("--roster 不能与 --office、--office-kind、--office-code 同时使用")
+            paths = write_office_templates(roster, output, year=year, format_id=fmt)
+            typer.echo(f"已为{len(paths)}个单位生成模板：{output}")
+            return
+        if output.suffix.lower() != ".xlsx":
+            raise UsageError(f"输出文件应以 .xlsx 结尾：{output}")
+        spec = resolve_spec(fmt, year)
+        fields = {"name": office, "kind": office_kind, "code": office_code, "year": year}
+        write_workbook(spec, output, Filling(office={k: v for k, v in fields.items() if v}))
+        typer.echo(f"已生成模板（{spec.basis}）：{output}")
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+
+
+@app.command("demo")
+def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None:
+    """用自带的示例（一个虚构县的名单和各单位报表）演示全部流程。"""
+    try:
+        result = run_demo(outdir)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    for title, items in result.steps:
+        typer.echo(f"【{title}】")
+        for path, note in items:
+            rel = path.relative_to(result.outdir)
+            typer.echo(f"  {rel}" + (f"  —— {note}" if note else ""))
+    typer.echo(f"全部输出在：{result.outdir}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
