@@ -165,7 +165,7 @@ class _Writer:
             bounds = (
                 {"criteria": ">=", "value": t["min"]}
                 if t.get("min") is not None
-                else {"criteria": "between", "minimum": -1e9, "maximum": 1e9}
+                else {"criteria": "between", "minimum": -(10**9), "maximum": 10**9}
             )
             opts.update(
                 validate="integer" if t["number"] == "integer" else "decimal",
