@@ -1,0 +1,123 @@
+"""The real client: LibreOffice Calc fills a template, recalculates and saves it as .xlsx.
+
+Needs Debian's libreoffice-calc and python3-uno (``.ci/run`` installs them). Skipped
+on a developer machine without them; in CI (CI=true) their absence is a failure.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import Filling, get_spec, write_workbook
+from pipeline.fill import consistent_values, totals
+from pipeline.rules import live_check, live_instances, summary_check
+from pipeline.xlexpr import general
+
+from helpers import load_both, validated_cells
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+CLIENT = Path(__file__).with_name("lo_client.py")
+
+
+def _have_libreoffice() -> bool:
+    if not shutil.which("soffice") or not Path(SYSTEM_PYTHON).exists():
+        return False
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode == 0
+
+
+pytestmark = pytest.mark.libreoffice
+
+if not _have_libreoffice():
+    if os.environ.get("CI"):
+        raise RuntimeError("LibreOffice Calc and python3-uno are required in CI (.ci/run installs them)")
+    pytest.skip("LibreOffice Calc / python3-uno not installed", allow_module_level=True)
+
+
+def run_calc(tmp_path, src, writes, read):
+    out = tmp_path / "saved-by-calc.xlsx"
+    job = {
+        "input": str(src),
+        "output": str(out),
+        "profile": str(tmp_path / "lo-profile"),
+        "writes": writes,
+        "read": read,
+    }
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, str(CLIENT)], input=json.dumps(job), capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), out
+
+
+@pytest.mark.parametrize("fmt", ["2019", "2021"])
+def test_calc_fills_recalculates_and_saves(fmt, tmp_path):
+    spec = get_spec(fmt)
+    year = spec.years[0]
+    office = {"name": "测试镇人民政府", "kind": "乡镇", "code": "LO01", "year": year}
+    src = write_workbook(spec, tmp_path / "template.xlsx", Filling(office=office))
+
+    values = consistent_values(spec, random.Random(11), office_kind="乡镇")
+    values["t3.new.natural"] += 2  # break F1 in the 自然人 column, as a clerk's typo would
+    writes = [[f.sheet, f.cell, values[f.id]] for f in spec.inputs()]
+    # A person cannot type into totals or labels: Calc must refuse both.
+    total = spec.computed()[0]
+    label_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+    label_cell = spec.office_field("name")["label_cell"]
+    writes += [[total.sheet, total.cell, 999], [label_sheet, label_cell, "改掉标签"]]
+    checks = live_instances(spec)
+    summary = spec.raw["office"]["summary"]
+    read = [[f.sheet, f.cell] for f in spec.computed()]
+    read += [[i.placement.sheet, i.placement.cell] for i in checks]
+    read += [[label_sheet, summary["cell"]]]
+
+    result, saved = run_calc(tmp_path, src, writes, read)
+
+    assert result["refused"] == [[total.sheet, total.cell], [label_sheet, label_cell]]
+    assert all(result["protected"].values())
+
+    # Before recalculation Calc shows the results stored by xxgk (blank template: 0 and messages).
+    _, blank_cached = load_both(src)
+    n_computed = len(spec.computed())
+    for (sheet, cell), shown in zip(read, result["before"]):
+        stored = blank_cached[sheet][cell].value
+        if isinstance(stored, str):
+            assert shown == stored
+        else:
+            assert float(shown) == stored
+
+    # After recalculation Calc's own results equal xxgk's evaluation of the same formulas.
+    cells = {(s, c): v for s, c, v in writes[:-2]}
+    office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+    for fld in spec.office_fields:
+        cells[(office_sheet, fld["cell"])] = office.get(fld["id"])
+    expected = totals(spec, values)
+    for f in spec.computed():
+        cells[(f.sheet, f.cell)] = expected[f.id]
+    for inst in checks:
+        cells[(inst.placement.sheet, inst.placement.cell)] = live_check(spec, inst).eval(lambda s, c: cells.get((s, c)))
+    after = result["after"]
+    for f, shown in zip(spec.computed(), after[:n_computed]):
+        assert float(shown) == pytest.approx(expected[f.id]), f.id
+    for inst, shown in zip(checks, after[n_computed:-1]):
+        assert shown == general(cells[(inst.placement.sheet, inst.placement.cell)]), (inst.rule.id, inst.key)
+    assert after[n_computed + [i.key for i in checks].index("natural")] == "第一项+第二项≠第三项+第四项（自然人列，差2）"
+    assert after[-1] == summary_check(spec).eval(lambda s, c: cells.get((s, c)))
+
+    # The file Calc saved keeps formulas, results, protection, validation and names.
+    wb, cached = load_both(saved)
+    ours, _ = load_both(src)
+    for f in spec.computed():
+        assert wb[f.sheet][f.cell].value == ours[f.sheet][f.cell].value, f.id
+        assert cached[f.sheet][f.cell].value == pytest.approx(expected[f.id]), f.id
+    for f in spec.inputs():
+        assert cached[f.sheet][f.cell].value == pytest.approx(values[f.id]), f.id
+        assert wb[f.sheet][f.cell].protection.locked is False
+        assert f.cell in validated_cells(wb[f.sheet]), f.id
+        assert f.name in wb.defined_names
+    for ws in wb.worksheets:
+        assert ws.protection.sheet, ws.title
