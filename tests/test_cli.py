@@ -1,0 +1,92 @@
+"""The command line: thin over the library, Chinese messages, exit codes."""
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import get_spec
+from pipeline.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("fmt", ["2019", "2021"])
+def test_spec_json_equals_library(fmt):
+    result = runner.invoke(app, ["spec", "--format", fmt, "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == json.loads(json.dumps(get_spec(fmt).to_dict(), ensure_ascii=False))
+
+
+def test_spec_text_lists_rules():
+    result = runner.invoke(app, ["spec"])
+    assert result.exit_code == 0
+    assert "F1" in result.output and "t3.new.natural" in result.output
+
+
+def test_template_defaults_format_from_year(tmp_path):
+    out = tmp_path / "a.xlsx"
+    result = runner.invoke(app, ["template", "-o", str(out), "--year", "2020", "--office", "某局", "--office-kind", "县直部门"])
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(out)
+    meta = wb["_xxgk"]
+    assert meta["B1"].value == "2019"
+    assert wb["单位信息"]["B4"].value == "某局" and wb["单位信息"]["B4"].protection.locked
+
+
+def test_template_roster_writes_one_per_office(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("单位代码,单位名称,单位类型,联系邮箱\nA1,甲局,县直部门,a@x.example\nB2,乙镇,乡镇,b@x.example\n", encoding="utf-8")
+    result = runner.invoke(app, ["template", "--roster", str(roster), "-o", str(tmp_path / "out"), "--year", "2025"])
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["A1_甲局_2025.xlsx", "B2_乙镇_2025.xlsx"]
+    wb = openpyxl.load_workbook(tmp_path / "out" / files[1])
+    assert wb["单位信息"]["B5"].value == "乡镇"
+    assert wb["_xxgk"]["B4"].value == "B2"
+
+
+def test_roster_in_gbk_is_read(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes("单位代码,单位名称,单位类型,联系邮箱\nA1,甲局,县直部门,\n".encode("gbk"))
+    result = runner.invoke(app, ["template", "--roster", str(roster), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_roster_is_a_chinese_error_not_a_traceback(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("code,name\n1,x\n", encoding="utf-8")
+    result = runner.invoke(app, ["template", "--roster", str(roster), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "缺少列" in result.output and str(roster) in result.output
+    missing = runner.invoke(app, ["template", "--roster", str(tmp_path / "nope.csv"), "-o", str(tmp_path)])
+    assert missing.exit_code == 1 and "无法读取名单文件" in missing.output
+
+
+def test_usage_errors_exit_2(tmp_path):
+    result = runner.invoke(app, ["template", "-o", str(tmp_path / "a.txt")])
+    assert result.exit_code == 2 and ".xlsx" in result.output
+    result = runner.invoke(app, ["template", "--roster", "r.csv", "--office", "x", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert runner.invoke(app, ["spec", "--format", "1999"]).exit_code == 2
+
+
+def test_demo_writes_templates_and_samples(tmp_path):
+    result = runner.invoke(app, ["demo", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d" / "1-空白模板" / "gov2021.xlsx").exists()
+    assert len(list((tmp_path / "d" / "2-下发各单位的模板").glob("*.xlsx"))) == 12
+    returned = list((tmp_path / "d" / "3-各单位报回的报表").rglob("*.xlsx"))
+    assert len(returned) == 12  # 11 offices sent theirs, plus the seed report
+    assert "数据一致" in result.output and "勾稽关系不成立" in result.output
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert command.callback.__doc__, f"{name} has no help"
+        assert f"xxgk {name}" in readme, f"{name} missing from README"
