@@ -20,7 +20,6 @@ from .xlexpr import (
     Expr,
     Func,
     If,
-    Logic,
     Num,
     Ref,
     Sum,
@@ -75,18 +74,18 @@ def _format_year(spec: Spec, inst: RuleInstance) -> Expr:
         conds.append(Cmp("<=", year, Num(end)))
     wrong = message(inst.rule.message, {"years": spec.years_text()}, {"actual": year})
     return If(
-        Logic("NOT", (Logic("ISNUMBER", (year,)),)),
+        Func("NOT", (Func("ISNUMBER", (year,)),)),
         Text(inst.rule.messages["missing"]),
-        If(Logic("AND", tuple(conds)), Text(spec.ok_text), wrong),
+        If(Func("AND", tuple(conds)), Text(spec.ok_text), wrong),
     )
 
 
 def _zero_when(spec: Spec, inst: RuleInstance) -> Expr:
     kind = office_ref(spec, inst.rule.raw["field"])
     total = sum_of([spec.figure(f) for f in inst.figures])
-    applies = Logic("OR", tuple(Cmp("=", kind, Text(k)) for k in inst.rule.raw["when"]))
+    applies = Func("OR", tuple(Cmp("=", kind, Text(k)) for k in inst.rule.raw["when"]))
     fail = message(inst.rule.message, {}, {"kind": kind, "actual": total})
-    return If(Logic("AND", (applies, Cmp("<>", total, Num(0)))), fail, Text(spec.ok_text))
+    return If(Func("AND", (applies, Cmp("<>", total, Num(0)))), fail, Text(spec.ok_text))
 
 
 _LIVE = {

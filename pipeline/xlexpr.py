@@ -241,9 +241,27 @@ class Arith(Expr):
         return total
 
 
+def _round(x: float, n: float) -> float:
+    # Excel rounds half away from zero; Python's round() rounds half to even.
+    n = int(n)
+    r = int(abs(x) * 10**n + 0.5 + 1e-9) / 10**n
+    r = r if x >= 0 else -r
+    return int(r) if float(r).is_integer() else r
+
+
+_FUNCTIONS: dict[str, Callable[..., Value]] = {
+    "ABS": abs,
+    "ROUND": _round,
+    "AND": lambda *v: all(v),
+    "OR": lambda *v: any(v),
+    "NOT": lambda v: not v,
+    "ISNUMBER": is_number,
+}
+
+
 @dataclass(frozen=True)
 class Func(Expr):
-    """ROUND / ABS over numbers."""
+    """A spreadsheet function call: ROUND, ABS, AND, OR, NOT, ISNUMBER."""
 
     name: str
     args: tuple[Expr, ...]
@@ -252,17 +270,7 @@ class Func(Expr):
         return f"{self.name}(" + ",".join(a.excel(home) for a in self.args) + ")"
 
     def eval(self, get: Lookup) -> Value:
-        vals = [a.eval(get) for a in self.args]
-        if self.name == "ABS":
-            return abs(vals[0])
-        if self.name == "ROUND":
-            # Excel rounds half away from zero; Python's round() is banker's rounding.
-            x, n = vals[0], int(vals[1])
-            scaled = abs(x) * 10**n
-            r = int(scaled + 0.5 + 1e-9) / 10**n
-            r = r if x >= 0 else -r
-            return int(r) if n <= 0 or float(r).is_integer() else r
-        raise ValueError(self.name)
+        return _FUNCTIONS[self.name](*(a.eval(get) for a in self.args))
 
 
 def _compare(op: str, a: Value, b: Value) -> bool:
@@ -290,27 +298,6 @@ class Cmp(Expr):
 
     def eval(self, get: Lookup) -> Value:
         return _compare(self.op, self.a.eval(get), self.b.eval(get))
-
-
-@dataclass(frozen=True)
-class Logic(Expr):
-    name: str  # AND / OR / NOT / ISNUMBER
-    args: tuple[Expr, ...]
-
-    def excel(self, home: str) -> str:
-        return f"{self.name}(" + ",".join(a.excel(home) for a in self.args) + ")"
-
-    def eval(self, get: Lookup) -> Value:
-        vals = [a.eval(get) for a in self.args]
-        if self.name == "AND":
-            return all(vals)
-        if self.name == "OR":
-            return any(vals)
-        if self.name == "NOT":
-            return not vals[0]
-        if self.name == "ISNUMBER":
-            return is_number(vals[0])
-        raise ValueError(self.name)
 
 
 @dataclass(frozen=True)
