@@ -60,6 +60,26 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Label:
+    """Fixed text the template prints: a heading, a header, a row label.
+
+    ``role`` is "title", "subtitle", "heading", "header", "label" or "check_label"; a
+    label of a table (role header/label/heading with ``table`` set) must read exactly
+    so in a returned workbook.
+    """
+
+    sheet: str
+    cells: str  # "A5" or a merged range "A5:C5"
+    text: str
+    role: str
+    table: str | None = None
+
+    @property
+    def cell(self) -> str:
+        return self.cells.split(":")[0]
+
+
+@dataclass(frozen=True)
 class Placement:
     """Where a rule instance's live check cell sits in the template."""
 
@@ -193,6 +213,10 @@ class Spec:
     def years_text(self) -> str:
         start, end = self.years
         return f"{start}年及以后" if end is None else f"{start}—{end}"
+
+    def labels(self) -> list[Label]:
+        """Every fixed text of the template, in writing order, derived from the spec."""
+        return _labels(self.raw)
 
     def to_dict(self) -> dict[str, Any]:
         """The machine view printed by ``xxgk spec --json``."""
@@ -385,6 +409,44 @@ def _validate_layout(raw: dict[str, Any], figures: list[Figure], rules: list[Rul
     office_sheet = raw["sheets"][raw["office"]["sheet"]]
     for fld in raw["office"]["fields"]:
         claim(office_sheet, fld["cell"], f"单位信息 {fld['id']}")
+
+
+def _labels(raw: dict[str, Any]) -> list[Label]:
+    sheet = lambda sid: raw["sheets"][sid]  # noqa: E731
+    out: list[Label] = []
+    office = raw["office"]
+    osheet = sheet(office["sheet"])
+    out.append(Label(osheet, office["title"]["cells"], office["title"]["text"], "title"))
+    out.append(Label(osheet, office["subtitle"]["cells"], office["subtitle"]["text"], "subtitle"))
+    out += [Label(osheet, f["label_cell"], f["label"], "label") for f in office["fields"]]
+    out.append(Label(osheet, office["summary"]["label_cell"], office["summary"]["label"], "label"))
+    prose = raw["prose"]
+    psheet = sheet(prose["sheet"])
+    sections = {s["id"]: s for s in raw["sections"]}
+    out.append(Label(psheet, prose["title"]["cells"], prose["title"]["text"], "title"))
+    out += [Label(psheet, f["label_cell"], sections[f["section"]]["heading"], "heading") for f in prose["fields"]]
+    for table in raw["tables"]:
+        tsheet, tid = sheet(table["sheet"]), table["id"]
+        heading = table["heading"]
+        text = heading.get("text") or sections[heading["section"]]["heading"]
+        out.append(Label(tsheet, heading["cells"], text, "heading", tid))
+        out += [Label(tsheet, lb["cells"], lb["text"], "header", tid) for lb in table.get("labels", [])]
+        for block in table["blocks"]:
+            if block.get("label_cells"):
+                out.append(Label(tsheet, block["label_cells"], block.get("label_text") or block["label"], "header", tid))
+            for col in block["columns"]:
+                if col.get("label") is None:
+                    continue
+                cells = col.get("label_cells")
+                if not cells:
+                    row = col["label_row"]
+                    cells = f"{col['col']}{row}" + (f":{col['merge_to']}{row}" if col.get("merge_to") else "")
+                out.append(Label(tsheet, cells, col["label"], "header", tid))
+            out += [Label(tsheet, r["label_cells"], r["label"], "label", tid) for r in block["rows"] if r.get("label_cells")]
+    for rule in raw["rules"]:
+        for lb in rule.get("check", {}).get("labels", []):
+            out.append(Label(sheet(lb["sheet"]), lb["cells"], lb["text"], "check_label"))
+    return out
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -189,6 +189,8 @@ class _Writer:
         for name, widths in self._widths.items():
             for col, width in widths.items():
                 self.ws(name).set_column(f"{col}:{col}", width)
+        for label in spec.labels():
+            self.put(label.sheet, label.cells, label.text, self.fmt[label.role])
         self.write_office()
         self.write_prose()
         for table in spec.tables:
@@ -203,10 +205,7 @@ class _Writer:
     def write_office(self) -> None:
         spec, office = self.spec, self.spec.raw["office"]
         sheet = spec.sheet_name(office["sheet"])
-        self.put(sheet, office["title"]["cells"], office["title"]["text"], self.fmt["title"])
-        self.put(sheet, office["subtitle"]["cells"], office["subtitle"]["text"], self.fmt["subtitle"])
         for fld in office["fields"]:
-            self.put(sheet, fld["label_cell"], fld["label"], self.fmt["label"])
             value = self.filling.office.get(fld["id"])
             target = f"{fld['cell']}:{fld['merge_to']}" if fld.get("merge_to") else fld["cell"]
             locked = value is not None and self.filling.lock_office
@@ -237,10 +236,8 @@ class _Writer:
     def write_prose(self) -> None:
         spec, prose = self.spec, self.spec.raw["prose"]
         sheet = spec.sheet_name(prose["sheet"])
-        self.put(sheet, prose["title"]["cells"], prose["title"]["text"], self.fmt["title"])
         for fld in prose["fields"]:
             section = spec.section(fld["section"])
-            self.put(sheet, fld["label_cell"], section["heading"], self.fmt["heading"])
             target = f"{fld['cell']}:{fld['merge_to']}"
             self.put(sheet, target, self.filling.prose.get(section["id"]), self.fmt["input_text"])
             self.ws(sheet).data_validation(
@@ -252,25 +249,6 @@ class _Writer:
     def write_table(self, table: dict[str, Any]) -> None:
         spec = self.spec
         sheet = spec.sheet_name(table["sheet"])
-        heading = table["heading"]
-        text = heading.get("text") or spec.section(heading["section"])["heading"]
-        self.put(sheet, heading["cells"], text, self.fmt["heading"])
-        for label in table.get("labels", []):
-            self.put(sheet, label["cells"], label["text"], self.fmt["header"])
-        for block in table["blocks"]:
-            if block.get("label_cells"):
-                self.put(sheet, block["label_cells"], block.get("label_text") or block["label"], self.fmt["header"])
-            for col in block["columns"]:
-                if col.get("label") is None:
-                    continue
-                cells = col.get("label_cells")
-                if not cells:
-                    row = col["label_row"]
-                    cells = f"{col['col']}{row}" + (f":{col['merge_to']}{row}" if col.get("merge_to") else "")
-                self.put(sheet, cells, col["label"], self.fmt["header"])
-            for row in block["rows"]:
-                if row.get("label_cells"):
-                    self.put(sheet, row["label_cells"], row["label"], self.fmt["label"])
         for fig in spec.figures:
             if fig.table_id != table["id"]:
                 continue
@@ -299,9 +277,6 @@ class _Writer:
 
     def write_checks(self) -> None:
         spec = self.spec
-        for rule in spec.rules:
-            for label in rule.raw.get("check", {}).get("labels", []):
-                self.put(spec.sheet_name(label["sheet"]), label["cells"], label["text"], self.fmt["check_label"])
         for inst in live_instances(spec):
             p = inst.placement
             target = f"{p.cell}:{p.merge_to}" if p.merge_to else p.cell
@@ -318,7 +293,6 @@ class _Writer:
     def write_summary(self) -> None:
         spec, summary = self.spec, self.spec.raw["office"]["summary"]
         sheet = spec.sheet_name(spec.raw["office"]["sheet"])
-        self.put(sheet, summary["label_cell"], summary["label"], self.fmt["label"])
         target = f"{summary['cell']}:{summary['merge_to']}"
         self.put_formula(sheet, target, summary_check(spec), self.fmt["check"])
         ws = self.ws(sheet)

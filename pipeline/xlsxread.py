@@ -1,0 +1,275 @@
+"""A small, safe, one-pass reader of .xlsx/.xlsm files.
+
+openpyxl gives either formulas or cached results per load, never both, and costs
+about 20 ms per small workbook. The checker needs both (a total must still be the
+template's formula *and* its stored result is compared with the recomputed one),
+so this module reads the parts it needs straight from the zip: sheets and their
+states, cells (value, formula, cached result), merged ranges, sheet protection,
+workbook structure lock and defined names. Macros are never run (nothing here
+executes anything); XML is parsed with defusedxml; sizes are bounded.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import zipfile
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from defusedxml import ElementTree as SafeET
+from openpyxl.formula.translate import Translator
+
+# Bounds against hostile files: a county's workbook is ~20 KB zipped, ~200 KB inflated.
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+MAX_PART_BYTES = 32 * 1024 * 1024
+MAX_CELLS = 200_000
+MAX_SHEETS = 256
+
+
+class WorkbookError(Exception):
+    """The file is not a readable workbook. ``code`` is the finding code to report."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class Cell:
+    value: Any = None  # cached result for formula cells
+    formula: str | None = None  # without the leading "="
+
+
+@dataclass
+class Sheet:
+    name: str
+    state: str = "visible"  # visible / hidden / veryHidden
+    cells: dict[str, Cell] = field(default_factory=dict)
+    merged: list[str] = field(default_factory=list)
+    protected: bool = False
+
+    def value(self, ref: str) -> Any:
+        cell = self.cells.get(ref)
+        return cell.value if cell else None
+
+
+@dataclass
+class Workbook:
+    sheets: dict[str, Sheet]
+    names: dict[str, str]  # workbook-scoped defined names → reference text
+    structure_locked: bool
+    has_macros: bool
+
+    def sheet(self, name: str) -> Sheet | None:
+        return self.sheets.get(name)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _attr(el, name: str) -> str | None:
+    """An attribute by local name, whatever its namespace (r:id lives in another one)."""
+    for key, value in el.attrib.items():
+        if _local(key) == name:
+            return value
+    return None
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        f = float(text)
+        return int(f) if f.is_integer() and abs(f) < 2**53 else f
+
+
+class _Zip:
+    def __init__(self, source: str | IO[bytes]):
+        try:
+            self.zf = zipfile.ZipFile(source)
+        except zipfile.BadZipFile as exc:
+            raise WorkbookError("file-corrupt", str(exc)) from exc
+        infos = self.zf.infolist()
+        if sum(i.file_size for i in infos) > MAX_INFLATED_BYTES:
+            raise WorkbookError("file-too-large", "inflated")
+        self.names = {i.filename for i in infos}
+
+    def read(self, name: str) -> bytes | None:
+        if name not in self.names:
+            return None
+        info = self.zf.getinfo(name)
+        if info.file_size > MAX_PART_BYTES:
+            raise WorkbookError("file-too-large", name)
+        try:
+            with self.zf.open(info) as fh:
+                data = fh.read(MAX_PART_BYTES + 1)
+        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+            # RuntimeError: an encrypted zip member; the rest: truncated or damaged data.
+            raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
+        if len(data) > MAX_PART_BYTES:
+            raise WorkbookError("file-too-large", name)
+        return data
+
+    def xml(self, name: str):
+        data = self.read(name)
+        if data is None:
+            return None
+        try:
+            return SafeET.fromstring(data)
+        except SafeET.ParseError as exc:
+            raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
+        except Exception as exc:  # defusedxml's DTD/entity refusals
+            raise WorkbookError("file-unsafe-xml", f"{name}: {type(exc).__name__}") from exc
+
+
+def _shared_strings(z: _Zip, target: str | None) -> list[str]:
+    root = z.xml(target) if target else None
+    if root is None:
+        return []
+    out = []
+    for si in root:
+        if _local(si.tag) != "si":
+            continue
+        # Rich text: concatenate runs; skip phonetic (rPh) guides.
+        out.append("".join(t.text or "" for t in si.iter() if _local(t.tag) == "t" and not _in_rph(si, t)))
+    return out
+
+
+def _in_rph(si, target) -> bool:
+    for rph in si:
+        if _local(rph.tag) == "rPh" and any(t is target for t in rph.iter()):
+            return True
+    return False
+
+
+def _rels(z: _Zip, part: str) -> dict[str, str]:
+    base = posixpath.dirname(part)
+    rels_name = posixpath.join(base, "_rels", posixpath.basename(part) + ".rels")
+    root = z.xml(rels_name)
+    out: dict[str, str] = {}
+    if root is None:
+        return out
+    for rel in root:
+        target = rel.get("Target") or ""
+        if rel.get("TargetMode") == "External":
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
+        out[rel.get("Id") or ""] = path
+    return out
+
+
+def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: list[int]) -> None:
+    root = z.xml(part)
+    if root is None:
+        raise WorkbookError("file-corrupt", f"missing {part}")
+    shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, formula)
+    for child in root:
+        tag = _local(child.tag)
+        if tag == "sheetData":
+            for row in child:
+                for c in row:
+                    if _local(c.tag) != "c":
+                        continue
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise WorkbookError("file-too-many-cells")
+                    ref = c.get("r")
+                    if not ref:
+                        continue
+                    sheet.cells[ref] = _read_cell(c, ref, strings, shared)
+        elif tag == "sheetProtection":
+            sheet.protected = child.get("sheet") in ("1", "true")
+        elif tag == "mergeCells":
+            sheet.merged = [m.get("ref") for m in child if m.get("ref")]
+
+
+def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str]]) -> Cell:
+    t = c.get("t", "n")
+    formula = None
+    raw = None
+    inline = None
+    for part in c:
+        tag = _local(part.tag)
+        if tag == "v":
+            raw = part.text
+        elif tag == "f":
+            text = part.text or ""
+            if part.get("t") == "shared":
+                si = part.get("si") or ""
+                if text:
+                    shared[si] = (ref, text)
+                elif si in shared:
+                    anchor, master = shared[si]
+                    text = Translator("=" + master, origin=anchor).translate_formula(ref)[1:]
+            formula = text
+        elif tag == "is":
+            inline = "".join(x.text or "" for x in part.iter() if _local(x.tag) == "t")
+    value: Any = None
+    if t == "s" and raw is not None:
+        try:
+            value = strings[int(raw)]
+        except (ValueError, IndexError):
+            value = None
+    elif t == "inlineStr":
+        value = inline
+    elif t in ("str", "e"):
+        value = raw
+    elif t == "b":
+        value = raw == "1"
+    elif raw is not None:
+        try:
+            value = _number(raw)
+        except ValueError:
+            value = raw
+    return Cell(value, formula)
+
+
+def read_workbook(source: str | IO[bytes]) -> Workbook:
+    """Read a workbook's sheets, cells, formulas, protection and defined names in one pass.
+
+    :raises WorkbookError: with a finding code when the file cannot be read.
+    """
+    z = _Zip(source)
+    try:
+        wb_part = "xl/workbook.xml"
+        # The workbook part is named by the package relationships; fall back to the usual name.
+        root_rels = z.xml("_rels/.rels")
+        if root_rels is not None:
+            for rel in root_rels:
+                if (rel.get("Type") or "").endswith("/officeDocument"):
+                    wb_part = (rel.get("Target") or wb_part).lstrip("/")
+        root = z.xml(wb_part)
+        if root is None:
+            raise WorkbookError("file-not-workbook")
+        rels = _rels(z, wb_part)
+        strings_part = next((p for p in rels.values() if p.endswith("sharedStrings.xml")), None)
+        strings = _shared_strings(z, strings_part)
+        sheets: dict[str, Sheet] = {}
+        names: dict[str, str] = {}
+        structure_locked = False
+        budget = [MAX_CELLS]
+        order: list[tuple[Sheet, str]] = []
+        for child in root:
+            tag = _local(child.tag)
+            if tag == "workbookProtection":
+                structure_locked = child.get("lockStructure") in ("1", "true")
+            elif tag == "sheets":
+                for s in child:
+                    if len(order) >= MAX_SHEETS:
+                        raise WorkbookError("file-too-many-sheets")
+                    target = rels.get(_attr(s, "id") or "")
+                    sheet = Sheet(name=s.get("name") or "", state=s.get("state") or "visible")
+                    if target and target in z.names:
+                        order.append((sheet, target))
+                    sheets[sheet.name] = sheet
+            elif tag == "definedNames":
+                for dn in child:
+                    if dn.get("localSheetId") is None and dn.get("name"):
+                        names[dn.get("name")] = (dn.text or "").strip()
+        for sheet, target in order:
+            _read_sheet(z, target, sheet, strings, budget)
+        return Workbook(sheets, names, structure_locked, has_macros="xl/vbaProject.bin" in z.names)
+    finally:
+        z.zf.close()
