@@ -60,6 +60,13 @@ def consistent_values(spec: Spec, rng: random.Random, *, office_kind: str | None
                 for fid in inst.figures:
                     for part in _input_parts(spec, fid):
                         values[part] = 0
+    for rule in spec.rules:
+        # "If A is non-zero, B must be too" (fee notices when applications lapsed for unpaid fees).
+        if rule.kind == "implies":
+            t = totals(spec, values)
+            if sum(t[f] for f in rule.raw["if_nonzero"]) and not sum(t[f] for f in rule.raw["then_nonzero"]):
+                target = _input_parts(spec, rule.raw["then_nonzero"][0])[0]
+                values[target] = rng.randint(1, scale)
     compare = [i for r in spec.rules if r.kind == "compare" for i in r.instances]
     for inst in compare:
         t = totals(spec, values)

@@ -106,6 +106,7 @@ class Rule:
     """A consistency rule as written in the spec."""
 
     id: str
+    code: str
     severity: str
     title: str
     description: str
@@ -245,7 +246,7 @@ class Spec:
                 for f in self.figures
             ],
             "rules": [
-                {"id": r.id, "severity": r.severity, "title": r.title, "description": r.description}
+                {"id": r.id, "code": r.code, "severity": r.severity, "title": r.title, "description": r.description}
                 for r in self.rules
             ],
         }
@@ -347,6 +348,7 @@ def _expand_rules(raw: dict[str, Any], figures: dict[str, Figure]) -> list[Rule]
     for r in raw["rules"]:
         rule = Rule(
             id=r["id"],
+            code=r["code"],
             severity=r["severity"],
             title=r["title"],
             description=r["description"],
@@ -369,7 +371,8 @@ def _expand_rules(raw: dict[str, Any], figures: dict[str, Figure]) -> list[Rule]
             subst = (lambda s: Template(s).substitute({var: key})) if var else (lambda s: s)
             left = tuple(subst(x) for x in r.get("left", []))
             right = tuple(subst(x) for x in r.get("right", []))
-            named = tuple(r.get("figures", []))
+            named = tuple(r.get("figures", [])) + tuple(r.get("if_nonzero", [])) + tuple(r.get("then_nonzero", []))
+            named += tuple(f for p in r.get("patterns", []) for alt in p["figures"] for f in alt)
             for fid in left + right + named:
                 if fid not in figures:
                     raise SpecError(f"规则 {rule.id} 引用了不存在的数据项 {fid}")

@@ -245,6 +245,7 @@ class _Writer:
                 {"validate": "any", "input_title": section["heading"][:32], "input_message": fld["hint"][:255]},
             )
             self.ws(sheet).set_row(split_cell(fld["cell"])[1] - 1, fld["height"])
+            self.wb.define_name(spec.name_for(f"prose.{section['id']}"), _abs_ref(sheet, fld["cell"]))
 
     def write_table(self, table: dict[str, Any]) -> None:
         spec = self.spec

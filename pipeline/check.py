@@ -1,0 +1,462 @@
+"""Check submissions against their format's rules; the result is a :class:`CheckReport` of findings.
+
+Nothing read from a workbook is trusted: every total is recomputed from the inputs,
+formulas are compared with the template's, and each rule of the spec is evaluated
+in Python on the recomputed figures.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from .findings import Finding, finding
+from .reader import Submission, normalize_label, parse_year, read_submission
+from .rules import sum_of
+from .spec import Figure, RuleInstance, Spec
+from .xlexpr import general, is_number
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods"}
+STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误", "unreadable": "无法读取"}
+
+
+@dataclass
+class FileResult:
+    """The findings for one file."""
+
+    path: Path
+    submission: Submission
+    findings: list[Finding] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)  # every figure, recomputed
+
+    @property
+    def status(self) -> str:
+        if not self.submission.readable:
+            return "unreadable"
+        if any(f.severity == "error" for f in self.findings):
+            return "errors"
+        if self.findings:
+            return "warnings"
+        return "ok"
+
+    @property
+    def office(self) -> str | None:
+        return self.submission.office.get("name")
+
+    def to_dict(self) -> dict[str, Any]:
+        sub = self.submission
+        return {
+            "path": str(self.path),
+            "office": self.office,
+            "office_code": sub.office.get("code"),
+            "format": sub.spec.format if sub.spec else None,
+            "year": sub.year,
+            "sha256": sub.sha256,
+            "status": self.status,
+            "findings": [
+                {k: v for k, v in f.to_dict().items()}
+                for f in self.findings
+            ],
+        }
+
+
+@dataclass
+class CheckReport:
+    """The result of checking a batch of files."""
+
+    files: list[FileResult]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        out = {"files": len(self.files), "ok": 0, "warnings": 0, "errors": 0, "unreadable": 0}
+        for f in self.files:
+            out[f.status] += 1
+        return out
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.status in ("errors", "unreadable") for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": [f.to_dict() for f in self.files], "summary": self.summary}
+
+    def to_text(self) -> str:
+        """The console view: a table per file and a summary line, in Chinese."""
+        lines = []
+        for f in self.files:
+            head = f"{f.path}"
+            who = f.office or "（未识别单位）"
+            fmt = f"{f.submission.spec.format}年格式" if f.submission.spec else ""
+            lines.append(f"{head}\n  {who} {f.submission.year or ''} {fmt} —— {STATUS_LABELS[f.status]}")
+            for x in f.findings:
+                level = "错误" if x.severity == "error" else "提醒"
+                where = f"[{x.where}] " if x.where else ""
+                lines.append(f"  {level} {x.code:<28} {where}{x.message}")
+        s = self.summary
+        lines.append(
+            f"共{s['files']}个文件：通过{s['ok']}个，有提醒{s['warnings']}个，有错误{s['errors']}个，无法读取{s['unreadable']}个"
+        )
+        return "\n".join(lines)
+
+
+# -- values ---------------------------------------------------------------------
+
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def parse_number(raw: Any) -> tuple[str, float | None]:
+    """Classify a cell value: ("number"|"text-number"|"blank"|"not-number", number or None).
+
+    Clerks type " 5", "５", "1,234" or store numbers as text: those are read as numbers.
+    "/", "—", "无" and blank are not 0.
+    """
+    if raw is None:
+        return "blank", None
+    if isinstance(raw, bool):
+        return "not-number", None
+    if is_number(raw):
+        return ("number", raw) if math.isfinite(raw) else ("not-number", None)
+    text = unicodedata.normalize("NFKC", str(raw)).strip()
+    if not text:
+        return "blank", None
+    if _GROUPED_RE.match(text):
+        text = text.replace(",", "")
+    if _NUMBER_RE.match(text):
+        value = float(text)
+        if math.isfinite(value):
+            return "text-number", int(value) if value.is_integer() else value
+    return "not-number", None
+
+
+def _check_value(spec: Spec, f: Figure, raw: Any, where: dict[str, Any]) -> tuple[list[Finding], float | None]:
+    kind, value = parse_number(raw)
+    t = spec.types[f.type]
+    out: list[Finding] = []
+    label = f.label
+    if kind == "blank":
+        return [finding("value-blank", label=label, **where)], None
+    if kind == "not-number":
+        return [finding("value-not-number", label=label, actual=raw, **where)], None
+    if kind == "text-number":
+        out.append(finding("value-text-number", label=label, actual=raw, expected=value, **where))
+    if t.get("min") is not None and value < t["min"]:
+        out.append(finding("value-negative", label=label, actual=value, **where))
+    if t.get("number") == "integer" and not float(value).is_integer():
+        out.append(finding("value-not-integer", label=label, actual=value, **where))
+    return out, value
+
+
+# -- checks ---------------------------------------------------------------------
+
+def _where(sub: Submission, fid: str) -> dict[str, Any]:
+    sheet, cell = sub.locations.get(fid, (None, None))
+    return {"sheet": sheet, "cell": cell, "figure": fid}
+
+
+def _rule_finding(rule_inst: RuleInstance, sub: Submission, fid: str | None, message: str, expected=None, actual=None) -> Finding:
+    rule = rule_inst.rule
+    where = _where(sub, fid) if fid else {"sheet": None, "cell": None, "figure": None}
+    return Finding(rule.code, rule.severity, message, where["sheet"], where["cell"], fid, rule.id, expected, actual)
+
+
+def _recompute(spec: Spec, inputs: dict[str, float | None]) -> dict[str, float]:
+    values: dict[str, float] = {}
+
+    def get(fid: str) -> float:
+        if fid not in values:
+            f = spec.figure(fid)
+            values[fid] = sum(get(p) for p in f.sum) if f.kind == "computed" else (inputs.get(fid) or 0)
+        return values[fid]
+
+    for f in spec.figures:
+        get(f.id)
+    return values
+
+
+def _structure(sub: Submission) -> list[Finding]:
+    spec, wb = sub.spec, sub.workbook
+    out: list[Finding] = []
+    if sub.meta.get("template_version") not in (None, spec.template_version):
+        out.append(finding("template-outdated", expected=spec.template_version, actual=sub.meta["template_version"]))
+    elif sub.meta.get("spec_sha256") not in (None, spec.sha256):
+        out.append(finding("template-spec-changed"))
+    expected = list(spec.raw["sheets"].values())
+    # A sheet that the figures' names now point to under another name was renamed.
+    renamed = {}
+    for f in spec.figures:
+        loc = sub.locations.get(f.id)
+        if loc and loc[0] != f.sheet and f.sheet not in wb.sheets:
+            renamed[f.sheet] = loc[0]
+    for name in expected:
+        if name in renamed:
+            out.append(finding("structure-sheet-renamed", sheet=renamed[name], expected=name, actual=renamed[name]))
+        elif name not in wb.sheets:
+            out.append(finding("structure-sheet-missing", sheet=name))
+    feedback = spec.raw.get("feedback_sheet")
+    for name in wb.sheets:
+        if name not in expected and name not in renamed.values() and name != feedback:
+            out.append(finding("structure-sheet-added", sheet=name))
+    for name in expected:
+        sheet = wb.sheets.get(renamed.get(name, name))
+        if sheet is not None and not sheet.protected and sheet.state == "visible":
+            out.append(finding("structure-unprotected", sheet=sheet.name))
+    moved = sorted({f.sheet for f in spec.figures if f.id in sub.locations and sub.locations[f.id][1] != f.cell})
+    for name in moved:
+        out.append(finding("structure-moved", sheet=renamed.get(name, name)))
+    for label in spec.labels():
+        if label.table is None or label.sheet in moved:
+            continue
+        sheet = wb.sheets.get(renamed.get(label.sheet, label.sheet))
+        if sheet is None:
+            continue
+        actual = sheet.value(label.cell)
+        if normalize_label(actual) != normalize_label(label.text):
+            out.append(finding("structure-label-changed", sheet=sheet.name, cell=label.cell, expected=label.text,
+                               actual=actual if actual is not None else "（空白）"))
+    return out
+
+
+def _formulas(sub: Submission, values: dict[str, float]) -> list[Finding]:
+    spec = sub.spec
+    out: list[Finding] = []
+    for f in spec.computed():
+        if f.id not in sub.locations:
+            continue
+        where = _where(sub, f.id)
+        formula = sub.formulas.get(f.id)
+        # The expected formula is the template's, over wherever the parts are now.
+        moved = {p: sub.locations.get(p, (spec.figure(p).sheet, spec.figure(p).cell)) for p in f.sum}
+        expected_formula = _sum_formula(spec, f, moved, where["sheet"])
+        if formula is None:
+            out.append(finding("formula-replaced", label=f.label, expected=expected_formula, actual=sub.raw.get(f.id), **where))
+        elif _canon(formula) != _canon(expected_formula):
+            out.append(finding("formula-altered", label=f.label, expected=expected_formula, actual="=" + formula, **where))
+        else:
+            cached = sub.raw.get(f.id)
+            if is_number(cached) and abs(cached - values[f.id]) > 1e-6:
+                out.append(finding("formula-cached-mismatch", label=f.label, expected=values[f.id], actual=cached, **where))
+    return out
+
+
+def _sum_formula(spec: Spec, f: Figure, locations: dict[str, tuple[str, str]], home: str) -> str:
+    parts = [replace(spec.figure(p), sheet=locations[p][0], cell=locations[p][1]) for p in f.sum]
+    return sum_of(parts).formula(home)
+
+
+def _canon(formula: str) -> str:
+    return re.sub(r"\s+|\$", "", formula.lstrip("=")).upper()
+
+
+def _sums(sub: Submission, values: dict[str, float]) -> list[Finding]:
+    """D1/D2/D4: a total that is a constant (a copied table, or a formula overwritten) must equal its sum."""
+    spec = sub.spec
+    out = []
+    for f in spec.computed():
+        if f.id not in sub.locations or sub.formulas.get(f.id):
+            continue
+        kind, actual = parse_number(sub.raw.get(f.id))
+        if actual is None or abs(actual - values[f.id]) <= 1e-6:
+            continue
+        rule = spec.rule(f.rule)
+        message = rule.message.format(row=f.row or "", column=f.column or "", block=f.block or "",
+                                      expected=general(values[f.id]), actual=general(actual))
+        out.append(_rule_finding(rule.instances[0], sub, f.id, message, values[f.id], actual))
+    return out
+
+
+def _office(sub: Submission, year: int | None) -> list[Finding]:
+    spec = sub.spec
+    out = []
+    office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+    for fld in spec.office_fields:
+        value = sub.office.get(fld["id"])
+        where = {"sheet": office_sheet, "cell": fld["cell"]} if sub.identified_by != "labels" else {}
+        if fld["id"] == "year":
+            if parse_year(value) is None:
+                out.append(finding("office-year-missing", **where))
+            elif year and parse_year(value) != year:
+                out.append(finding("office-year-mismatch", expected=year, actual=parse_year(value), **where))
+        elif value in (None, "") and fld.get("required"):
+            out.append(finding("office-field-missing", label=fld["label"], **where))
+        elif fld.get("choices") and value not in spec.raw[fld["choices"]]:
+            out.append(finding("office-kind-unknown", actual=value, expected="、".join(spec.raw[fld["choices"]]), **where))
+    return out
+
+
+def _rules(sub: Submission, values: dict[str, float], year: int | None, previous: "FileResult | None") -> list[Finding]:
+    spec = sub.spec
+    out: list[Finding] = []
+    report_year = sub.year or year
+    for rule in spec.rules:
+        for inst in rule.instances:
+            out += _RULES.get(rule.kind, lambda *a: [])(inst, sub, values, report_year, previous)
+    return out
+
+
+def _compare(inst, sub, values, year, previous) -> list[Finding]:
+    left = sum(values[f] for f in inst.left)
+    right = sum(values[f] for f in inst.right)
+    ok = {"==": abs(left - right) <= 1e-6, ">=": left >= right - 1e-6, "<=": left <= right + 1e-6}[inst.rule.raw["op"]]
+    if ok:
+        return []
+    diff = round(abs(left - right), 4)
+    message = inst.rule.message.format(label=inst.label or "", diff=general(diff))
+    return [_rule_finding(inst, sub, inst.left[0], message, right, left)]
+
+
+def _format_year(inst, sub, values, year, previous) -> list[Finding]:
+    if year is None or sub.spec.applies_to_year(year):
+        return []
+    message = inst.rule.message.format(actual=year, years=sub.spec.years_text())
+    return [Finding(inst.rule.code, inst.rule.severity, message, None, None, None, inst.rule.id, sub.spec.years_text(), year)]
+
+
+def _zero_when(inst, sub, values, year, previous) -> list[Finding]:
+    kind = sub.office.get(inst.rule.raw["field"])
+    total = sum(values[f] for f in inst.figures)
+    if kind not in inst.rule.raw["when"] or total == 0:
+        return []
+    first = next(f for f in inst.figures if values[f] != 0)
+    message = inst.rule.message.format(kind=kind, actual=general(total))
+    return [_rule_finding(inst, sub, first, message, 0, total)]
+
+
+def _implies(inst, sub, values, year, previous) -> list[Finding]:
+    cause = sum(values[f] for f in inst.rule.raw["if_nonzero"])
+    effect = sum(values[f] for f in inst.rule.raw["then_nonzero"])
+    if cause == 0 or effect != 0:
+        return []
+    message = inst.rule.message.format(actual=general(cause))
+    return [_rule_finding(inst, sub, inst.rule.raw["then_nonzero"][0], message, None, cause)]
+
+
+def _unit_confusion(inst, sub, values, year, previous) -> list[Finding]:
+    a_id, b_id = inst.rule.raw["figures"]
+    a, b, factor = values[a_id], values[b_id], inst.rule.raw["factor"]
+    if a <= 0 or b <= 0 or not (abs(a - b) < 0.005 or abs(a * factor - b) < 0.5):
+        return []
+    message = inst.rule.message.format(a=general(a), b=general(b))
+    return [_rule_finding(inst, sub, a_id, message, None, a)]
+
+
+def _previous(inst, sub, values, year, previous) -> list[Finding]:
+    if previous is None or previous.submission.spec is None:
+        return []
+    (left,), (right,) = inst.left, inst.right
+    if right not in previous.values:
+        return []
+    this, last = values[left], previous.values[right]
+    if abs(this - last) <= 1e-6:
+        return []
+    message = inst.rule.message.format(label=inst.label or "", left=general(this), right=general(last))
+    return [_rule_finding(inst, sub, left, message, last, this)]
+
+
+_SENTENCE = re.compile(r"[^。．；;！!？?\n]+")
+
+
+def _prose(inst, sub, values, year, previous) -> list[Finding]:
+    text = sub.prose.get(inst.rule.raw["section"], "") or ""
+    out = []
+    for pattern in inst.rule.raw["patterns"]:
+        regex = re.compile(pattern["regex"])
+        for sentence in _SENTENCE.findall(text):
+            # Match on full-width-folded text; quote the office's own sentence.
+            for m in regex.finditer(unicodedata.normalize("NFKC", sentence)):
+                n = int(m.group(1))
+                options = [sum(values[f] for f in alt) for alt in pattern["figures"]]
+                if any(abs(n - o) < 1e-6 for o in options):
+                    continue
+                fid = pattern["figures"][0][-1] if len(pattern["figures"][0]) == 1 else pattern["figures"][0][0]
+                label = sub.spec.figure(pattern["figures"][0][0]).label
+                message = inst.rule.message.format(sentence=sentence.strip(), actual=n, expected=general(options[0]), label=label)
+                out.append(_rule_finding(inst, sub, fid, message, options[0], n))
+    return out
+
+
+_RULES = {
+    "compare": _compare,
+    "format_year": _format_year,
+    "zero_when": _zero_when,
+    "implies": _implies,
+    "unit_confusion": _unit_confusion,
+    "previous": _previous,
+    "prose": _prose,
+}
+
+
+def check_submission(sub: Submission, *, year: int | None = None, previous: FileResult | None = None) -> FileResult:
+    """Check one read submission.
+
+    :param year: the report year being collected (``--year``); a workbook for another year is an error.
+    :param previous: last year's checked file, for the cross-year rule D3.
+    """
+    result = FileResult(sub.path, sub, list(sub.findings))
+    if not sub.readable:
+        return result
+    spec = sub.spec
+    inputs: dict[str, float | None] = {}
+    value_findings: list[Finding] = []
+    for f in spec.inputs():
+        if f.id not in sub.locations:
+            value_findings.append(finding("structure-figure-missing", label=f.label, figure=f.id))
+            inputs[f.id] = None
+            continue
+        found, value = _check_value(spec, f, sub.raw.get(f.id), _where(sub, f.id))
+        value_findings += found
+        inputs[f.id] = value
+    # Blank and invalid cells count as 0 for the rules, as the template's own formulas do,
+    # so the office sees every problem in one round.
+    values = _recompute(spec, inputs)
+    result.values = values
+    if sub.identified_by in ("metadata", "names"):
+        result.findings += _structure(sub)
+        result.findings += _formulas(sub, values)
+    result.findings += _office(sub, year)
+    result.findings += value_findings
+    result.findings += _sums(sub, values)
+    result.findings += _rules(sub, values, year, previous)
+    return result
+
+
+def iter_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders into the spreadsheet files they contain (lock and temp files skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SPREADSHEET_SUFFIXES and not child.name.startswith(("~$", ".~lock", ".")):
+                    out.append(child)
+        else:
+            out.append(p)
+    return out
+
+
+def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None) -> CheckReport:
+    """Read and check every file under ``paths``; one bad file never stops the others.
+
+    :param paths: files or folders.
+    :param year: the report year being collected.
+    :param previous: last year's workbook (or county rollup) for the cross-year rule.
+    """
+    prev_result = None
+    if previous is not None:
+        prev_result = check_submission(read_submission(previous))
+    files = []
+    for path in iter_paths(paths):
+        try:
+            sub = read_submission(path)
+            result = check_submission(sub, year=year, previous=prev_result)
+        except Exception as exc:  # noqa: BLE001 - a crash in one file is that file's finding
+            sub = Submission(Path(path))
+            sub.findings.append(finding("file-read-error", detail=f"{type(exc).__name__}: {exc}"))
+            result = FileResult(Path(path), sub, list(sub.findings))
+        if prev_result is not None and not prev_result.submission.readable:
+            result.findings.append(finding("previous-unreadable", detail=str(previous)))
+        files.append(result)
+    return CheckReport(files)
