@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
+from .errors import UsageError
 from .findings import Finding, finding
 from .reader import Submission, normalize_label, parse_year, read_submission
 from .rules import sum_of
@@ -32,6 +33,7 @@ class FileResult:
     submission: Submission
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, float] = field(default_factory=dict)  # every figure, recomputed
+    annotated: Path | None = None  # the feedback workbook, once written
 
     @property
     def status(self) -> str:
@@ -460,3 +462,18 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
             result.findings.append(finding("previous-unreadable", detail=str(previous)))
         files.append(result)
     return CheckReport(files)
+
+
+def check_and_annotate(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
+                       annotate_dir: str | Path | None = None) -> CheckReport:
+    """:func:`check_paths`, then an annotated feedback workbook per file in ``annotate_dir`` if given."""
+    from .annotate import annotate
+
+    missing = [str(p) for p in map(Path, paths) if not p.exists()]
+    if missing and len(missing) == len(list(paths)):
+        raise UsageError(f"找不到要检查的文件：{'、'.join(missing)}")
+    report = check_paths(paths, year=year, previous=previous)
+    if annotate_dir is not None:
+        for result in report.files:
+            result.annotated = annotate(result, annotate_dir)
+    return report

@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from .check import check_and_annotate
 from .demo import run_demo
 from .errors import UsageError, XxgkError
 from .spec import get_spec
@@ -90,6 +91,29 @@ def template_cmd(
         typer.echo(f"已生成模板（{spec.basis}）：{output}")
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
+
+
+@app.command("check")
+def check_cmd(
+    paths: list[Path] = typer.Argument(..., help="要检查的文件或文件夹"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+    annotate_dir: Optional[Path] = typer.Option(None, "--annotate", help="把带批注的反馈工作簿写到此文件夹"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或全县汇总表（用于核对上年结转）"),
+    year: Optional[int] = typer.Option(None, "--year", help="本次收集的报告年度"),
+) -> None:
+    """检查各单位报回的报表：公式、表格结构、勾稽关系和文字与表格是否一致。
+
+    退出码：0 没有错误；1 有文件有错误或无法读取；2 用法错误。
+    """
+    try:
+        report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(report.to_text())
+    raise typer.Exit(0 if report.valid else 1)
 
 
 @app.command("demo")

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from math import ceil
 from pathlib import Path
@@ -24,6 +23,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 from . import __version__
 from .errors import InputError
 from .fsutil import atomic_path
+from .xlsxpatch import lock_structure, rewrite_parts
 from .rules import computed_formula, live_check, live_instances, summary_check
 from .spec import Spec, format_for_year, get_spec, split_cell
 from .xlexpr import Expr, is_number
@@ -66,7 +66,8 @@ class Filling:
     lock_office: bool = True
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
+    """Width of text in spreadsheet character units: CJK characters count double."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
@@ -152,7 +153,7 @@ class _Writer:
         span = sum(
             widths.get(c, 9) for c in widths if c1 <= c <= c2 and len(c) == len(c1)
         ) or widths.get(c1, 9)
-        lines = max(1, ceil(_display_width(value) / max(span - 1, 1)))
+        lines = max(1, ceil(display_width(value) / max(span - 1, 1)))
         self.heights[(sheet, r1)] = max(self.heights.get((sheet, r1), 15), 15 * lines + 3)
 
     def validate(self, sheet: str, cell: str, type_id: str) -> None:
@@ -354,20 +355,6 @@ def _abs_ref(sheet: str, cell: str) -> str:
     return f"={quoted}!${col}${row}"
 
 
-def _lock_structure(src: Path, dst: Path) -> None:
-    """Add <workbookProtection lockStructure="1"/>, which XlsxWriter has no API for."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "xl/workbook.xml":
-                text = data.decode("utf-8")
-                text, n = re.subn(r"(<workbookPr\b[^>]*/>)", r'\1<workbookProtection lockStructure="1"/>', text, count=1)
-                if n != 1:
-                    raise RuntimeError("xl/workbook.xml has no workbookPr element")
-                data = text.encode("utf-8")
-            zout.writestr(info, data)
-
-
 def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None) -> Path:
     """Write the template of ``spec`` to ``path``, optionally pre-filled.
 
@@ -394,7 +381,7 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None)
             })
             _Writer(spec, wb, filling).write()
             wb.close()
-            _lock_structure(raw_tmp, tmp)
+            rewrite_parts(raw_tmp, tmp, lock_structure)
         finally:
             raw_tmp.unlink(missing_ok=True)
     return path

@@ -273,3 +273,19 @@ def read_workbook(source: str | IO[bytes]) -> Workbook:
         return Workbook(sheets, names, structure_locked, has_macros="xl/vbaProject.bin" in z.names)
     finally:
         z.zf.close()
+
+
+def sheet_parts(source: str | IO[bytes]) -> dict[str, str]:
+    """Sheet name → its worksheet part name in the package."""
+    z = _Zip(source)
+    try:
+        rels = _rels(z, "xl/workbook.xml")
+        root = z.xml("xl/workbook.xml")
+        out: dict[str, str] = {}
+        for child in root if root is not None else []:
+            if _local(child.tag) == "sheets":
+                for s in child:
+                    out[s.get("name") or ""] = rels.get(_attr(s, "id") or "", "")
+        return out
+    finally:
+        z.zf.close()

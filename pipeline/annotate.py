@@ -1,0 +1,179 @@
+"""Feedback inside the office's own workbook: a 校验结果 sheet first, and on every cell
+with a finding a red (error) or yellow (warning) fill and a comment.
+
+The input file is never modified: a copy named ``原名.校验结果.xlsx`` is written.
+The office's values, protection and layout are otherwise untouched, and the
+copy's formula cells carry correct stored results (openpyxl drops them on save;
+they are put back from the same expression trees the template uses). Text from
+the office is always written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+
+from .check import STATUS_LABELS, FileResult
+from .findings import Finding
+from .fsutil import atomic_path
+from .rules import live_check, live_instances, summary_check
+from .spec import Spec, available_formats, get_spec
+from .template import display_width
+from .xlsxpatch import fill_cached_values, rewrite_parts
+from .xlsxread import sheet_parts
+
+_FILL = {
+    "error": PatternFill("solid", fgColor="FFC7CE"),
+    "warning": PatternFill("solid", fgColor="FFEB9C"),
+}
+_SEVERITY = {"error": "错误", "warning": "提醒"}
+SUFFIX = ".校验结果.xlsx"
+
+
+def annotated_name(path: Path) -> str:
+    return path.stem + SUFFIX
+
+
+def _text(cell, value: Any) -> None:
+    """Write a value as plain text, even if it starts with = + - @."""
+    cell.value = None if value is None else str(value)
+    if value is not None:
+        cell.data_type = "s"
+
+
+def _feedback_sheet_name(result: FileResult) -> str:
+    spec = result.submission.spec or get_spec(available_formats()[-1])
+    return spec.raw["feedback_sheet"]
+
+
+def _write_feedback_sheet(wb, result: FileResult) -> None:
+    name = _feedback_sheet_name(result)
+    if name in wb.sheetnames:
+        del wb[name]
+    ws = wb.create_sheet(name, 0)
+    sub = result.submission
+    office = result.office or "（未识别单位）"
+    ws["A1"].font = Font(bold=True, size=14)
+    _text(ws["A1"], f"校验结果：{office} {sub.year or ''}年度 —— {STATUS_LABELS[result.status]}")
+    errors = sum(1 for f in result.findings if f.severity == "error")
+    warnings = len(result.findings) - errors
+    _text(ws["A2"], f"文件：{result.path.name}；错误{errors}项，提醒{warnings}项。错误必须修改，提醒请核实。"
+                    "点击“位置”可跳到对应单元格；改好后保存并发回，批注、颜色和本表无须删除。")
+    headers = ["序号", "级别", "位置", "说明", "应为", "实为", "代码"]
+    for col, text in enumerate(headers, start=1):
+        cell = ws.cell(row=4, column=col)
+        _text(cell, text)
+        cell.font = Font(bold=True)
+    for i, f in enumerate(result.findings, start=1):
+        row = 4 + i
+        values = [i, _SEVERITY[f.severity], f.where, f.message, f.expected, f.actual, f.code]
+        for col, value in enumerate(values, start=1):
+            cell = ws.cell(row=row, column=col)
+            if col == 1:
+                cell.value = value
+            else:
+                _text(cell, value)
+            cell.alignment = Alignment(wrap_text=col == 4, vertical="top")
+        if f.sheet and f.cell and f.sheet in wb.sheetnames:
+            link = ws.cell(row=row, column=3)
+            link.hyperlink = "#'" + f.sheet.replace("'", "''") + "'!" + f.cell
+            link.font = Font(color="0563C1", underline="single")
+        ws.cell(row=row, column=2).fill = _FILL[f.severity]
+        ws.row_dimensions[row].height = 15 * max(1, ceil(display_width(f.message) / 68))
+    for col, width in zip("ABCDEFG", (6, 6, 22, 70, 12, 12, 26)):
+        ws.column_dimensions[col].width = width
+    for row in (1, 2):
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(headers))
+        ws.cell(row=row, column=1).alignment = Alignment(wrap_text=True, vertical="center")
+    ws.row_dimensions[2].height = 32
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.freeze_panes = "A5"
+    for other in wb.worksheets:
+        other.sheet_view.tabSelected = False
+    ws.sheet_view.tabSelected = True
+    wb.active = 0
+
+
+def _mark_cells(wb, findings: list[Finding]) -> None:
+    by_cell: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.sheet and f.cell and f.sheet in wb.sheetnames:
+            by_cell.setdefault((f.sheet, f.cell), []).append(f)
+    for (sheet, ref), items in by_cell.items():
+        cell = wb[sheet][ref]
+        worst = "error" if any(f.severity == "error" for f in items) else "warning"
+        cell.fill = _FILL[worst]
+        text = "\n".join(f"【{_SEVERITY[f.severity]}】{f.message}" for f in items)
+        comment = Comment(text, "xxgk")
+        comment.width, comment.height = 320, 40 + 40 * len(items)
+        cell.comment = comment
+
+
+def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
+    """The stored result of every formula xxgk wrote, for the workbook as the office filled it."""
+    sub = result.submission
+    spec: Spec | None = sub.spec
+    if spec is None or sub.workbook is None or sub.identified_by == "labels":
+        return {}
+    cells: dict[tuple[str, str], Any] = {}
+    for sheet in sub.workbook.sheets.values():
+        for ref, cell in sheet.cells.items():
+            if cell.formula is None:
+                cells[(sheet.name, ref)] = cell.value
+    out: dict[str, dict[str, Any]] = {}
+    moved = any(sub.locations.get(f.id, (f.sheet, f.cell)) != (f.sheet, f.cell) for f in spec.figures)
+    for f in spec.computed():
+        loc = sub.locations.get(f.id)
+        if loc and sub.formulas.get(f.id):
+            cells[loc] = result.values[f.id]
+            out.setdefault(loc[0], {})[loc[1]] = result.values[f.id]
+    if moved:
+        return out  # the live checks' cells are not where the spec puts them: leave them to recalculation
+    get = lambda s, c: cells.get((s, c))  # noqa: E731
+    for inst in live_instances(spec):
+        p = inst.placement
+        value = live_check(spec, inst).eval(get)
+        cells[(p.sheet, p.cell)] = value
+        out.setdefault(p.sheet, {})[p.cell] = value
+    office = spec.raw["office"]
+    osheet = spec.sheet_name(office["sheet"])
+    out.setdefault(osheet, {})[office["summary"]["cell"]] = summary_check(spec).eval(get)
+    return out
+
+
+def annotate(result: FileResult, outdir: str | Path) -> Path:
+    """Write the annotated copy of a checked file into ``outdir`` and return its path.
+
+    An unreadable file gets a workbook with only the 校验结果 sheet.
+    """
+    outdir = Path(outdir)
+    target = outdir / annotated_name(result.path)
+    sub = result.submission
+    wb = None
+    if sub.workbook is not None:
+        try:
+            wb = openpyxl.load_workbook(result.path, keep_vba=False, keep_links=False)
+        except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback
+            wb = None
+    if wb is None:
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+    _mark_cells(wb, result.findings)
+    _write_feedback_sheet(wb, result)
+    cached = _cached_results(result)
+    with atomic_path(target) as tmp:
+        raw = tmp.with_name(tmp.name + ".raw")
+        try:
+            wb.save(raw)
+            rewrite_parts(raw, tmp, fill_cached_values(cached, sheet_parts(str(raw))))
+        finally:
+            raw.unlink(missing_ok=True)
+    return target
