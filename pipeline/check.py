@@ -188,12 +188,7 @@ def _structure(sub: Submission) -> list[Finding]:
     elif sub.meta.get("spec_sha256") not in (None, spec.sha256):
         out.append(finding("template-spec-changed"))
     expected = list(spec.raw["sheets"].values())
-    # A sheet that the figures' names now point to under another name was renamed.
-    renamed = {}
-    for f in spec.figures:
-        loc = sub.locations.get(f.id)
-        if loc and loc[0] != f.sheet and f.sheet not in wb.sheets:
-            renamed[f.sheet] = loc[0]
+    renamed = sub.renamed
     for name in expected:
         if name in renamed:
             out.append(finding("structure-sheet-renamed", sheet=renamed[name], expected=name, actual=renamed[name]))
@@ -208,10 +203,11 @@ def _structure(sub: Submission) -> list[Finding]:
         if sheet is not None and not sheet.protected and sheet.state == "visible":
             out.append(finding("structure-unprotected", sheet=sheet.name))
     moved = sorted({f.sheet for f in spec.figures if f.id in sub.locations and sub.locations[f.id][1] != f.cell})
+    moved = [renamed.get(name, name) for name in moved]
     for name in moved:
-        out.append(finding("structure-moved", sheet=renamed.get(name, name)))
+        out.append(finding("structure-moved", sheet=name))
     for label in spec.labels():
-        if label.table is None or label.sheet in moved:
+        if label.table is None or renamed.get(label.sheet, label.sheet) in moved:
             continue
         sheet = wb.sheets.get(renamed.get(label.sheet, label.sheet))
         if sheet is None:

@@ -40,6 +40,7 @@ class Submission:
     locations: dict[str, tuple[str, str]] = field(default_factory=dict)  # figure id -> (sheet, cell)
     prose: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # template sheet name -> its name in this file
     workbook: Workbook | None = None
     findings: list[Finding] = field(default_factory=list)
 
@@ -210,14 +211,33 @@ def _identify(sub: Submission, wb: Workbook) -> None:
         sub.findings.append(finding("template-identified-by-labels", detail=f"{spec.format}年格式（{spec.basis}）"))
 
 
+def _renamed_sheets(spec: Spec, wb: Workbook) -> dict[str, str]:
+    """Template sheets missing by name but present under another name, recognised by their labels."""
+    expected = list(spec.raw["sheets"].values())
+    extra = [s for s in wb.sheets if s not in expected]
+    renamed: dict[str, str] = {}
+    for name in expected:
+        if name in wb.sheets:
+            continue
+        labels = [lb for lb in spec.labels() if lb.sheet == name]
+        for candidate in extra:
+            sheet = wb.sheets[candidate]
+            hits = sum(1 for lb in labels if normalize_label(sheet.value(lb.cell)) == normalize_label(lb.text))
+            if labels and hits * 2 >= len(labels) and candidate not in renamed.values():
+                renamed[name] = candidate
+                break
+    return renamed
+
+
 def _locate_by_names(sub: Submission, wb: Workbook) -> None:
+    sub.renamed = _renamed_sheets(sub.spec, wb)
     for f in sub.spec.figures:
         ref = wb.names.get(f.name)
         loc = parse_ref(ref) if ref else None
         if loc and loc[0] in wb.sheets:
             sub.locations[f.id] = loc
-        elif f.sheet in wb.sheets:
-            sub.locations[f.id] = (f.sheet, f.cell)
+        elif sub.renamed.get(f.sheet, f.sheet) in wb.sheets:
+            sub.locations[f.id] = (sub.renamed.get(f.sheet, f.sheet), f.cell)
 
 
 def _text_index(wb: Workbook) -> dict[str, list[tuple[str, int, int]]]:
@@ -329,6 +349,7 @@ def _extract(sub: Submission, wb: Workbook) -> None:
         sub.raw[f.id] = cell.value if cell else None
         sub.formulas[f.id] = cell.formula if cell else None
     office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+    office_sheet = sub.renamed.get(office_sheet, office_sheet)
     for fld in spec.office_fields:
         value = _name_value(wb, spec.name_for(f"office.{fld['id']}"))
         if value is None and sub.identified_by != "labels" and office_sheet in wb.sheets:
@@ -337,6 +358,7 @@ def _extract(sub: Submission, wb: Workbook) -> None:
             value = _value_beside_label(wb, fld["label"])
         sub.office[fld["id"]] = value.strip() if isinstance(value, str) else value
     prose_sheet = spec.sheet_name(spec.raw["prose"]["sheet"])
+    prose_sheet = sub.renamed.get(prose_sheet, prose_sheet)
     for fld in spec.raw["prose"]["fields"]:
         value = _name_value(wb, spec.name_for(f"prose.{fld['section']}"))
         if value is None and prose_sheet in wb.sheets:

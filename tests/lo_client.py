@@ -4,7 +4,8 @@ Runs under the system Python that has LibreOffice's ``uno`` module (Debian's
 python3-uno), not under the project's interpreter. Reads a JSON job on stdin and
 prints a JSON result:
 
-    job:    {"input", "output", "profile", "writes": [[sheet, cell, value]], "read": [[sheet, cell]]}
+    job:    {"input", "output", "profile", "writes": [[sheet, cell, value]], "read": [[sheet, cell]],
+             "insert_rows": [[sheet, before_row, count]] (optional: unprotect the sheet and insert rows, as a clerk would)}
     result: {"before": [text...], "after": [text...], "refused": [[sheet, cell]], "protected": {sheet: bool}}
 
 Headless UNO ignores sheet protection, so the script checks each cell's IsLocked
@@ -76,6 +77,10 @@ def main():
                 target.setValue(value)
             else:
                 target.setString(value)
+        for sheet, before_row, count in job.get("insert_rows", []):
+            target = sheets.getByName(sheet)
+            target.unprotect("")
+            target.Rows.insertByIndex(before_row - 1, count)
         doc.calculateAll()
         after = [cell(s, a).getString() for s, a in job["read"]]
         protected = {name: sheets.getByName(name).isProtected() for name in sheets.ElementNames}

@@ -121,3 +121,58 @@ def test_calc_fills_recalculates_and_saves(fmt, tmp_path):
         assert f.name in wb.defined_names
     for ws in wb.worksheets:
         assert ws.protection.sheet, ws.title
+
+
+def test_calc_saved_workbook_reads_like_openpyxl_saved(tmp_path):
+    """The same filling, saved by Calc and by openpyxl, reads to the same submission."""
+    from pipeline.check import check_submission
+    from pipeline.reader import read_submission
+    import openpyxl
+
+    spec = get_spec("2021")
+    office = {"name": "测试街道办事处", "kind": "街道", "code": "LO02", "year": 2025,
+              "filler": "王五", "phone": "1", "date": "2026-01-05"}
+    src = write_workbook(spec, tmp_path / "template.xlsx", Filling(office=office))
+    values = consistent_values(spec, random.Random(12), office_kind="街道")
+    values["t4.review.upheld"] = "/"  # typed by the clerk; Calc keeps it as text
+    writes = [[f.sheet, f.cell, values[f.id]] for f in spec.inputs()]
+    _, by_calc = run_calc(tmp_path, src, writes, [])
+    wb = openpyxl.load_workbook(src)
+    for sheet, cell, value in writes:
+        wb[sheet][cell] = value
+    by_openpyxl = tmp_path / "saved-by-openpyxl.xlsx"
+    wb.save(by_openpyxl)
+    a, b = read_submission(by_calc), read_submission(by_openpyxl)
+    assert a.identified_by == b.identified_by == "metadata"
+    assert {f.id: a.raw[f.id] for f in spec.inputs()} == {f.id: b.raw[f.id] for f in spec.inputs()}
+    assert a.office == b.office
+    ra, rb = check_submission(a), check_submission(b)
+    assert [(f.code, f.cell) for f in ra.findings] == [(f.code, f.cell) for f in rb.findings]
+    assert [(f.code, f.cell) for f in ra.findings] == [("value-not-number", spec.figure("t4.review.upheld").cell)]
+
+
+def test_rows_inserted_in_calc_are_followed_by_names(tmp_path):
+    """A clerk unprotects 表三 and inserts two rows: names and formulas move, values still read right."""
+    from pipeline.check import check_submission
+    from pipeline.reader import read_submission
+
+    spec = get_spec("2021")
+    office = {"name": "测试局", "kind": "县直部门", "code": "LO03", "year": 2025,
+              "filler": "赵六", "phone": "1", "date": "2026-01-05"}
+    values = consistent_values(spec, random.Random(13), office_kind="县直部门")
+    src = write_workbook(spec, tmp_path / "filled.xlsx", Filling(office=office, values=values))
+    t3 = spec.sheet_name("t3")
+    job_insert = [[t3, 7, 2]]  # two rows above （一）予以公开
+    out = tmp_path / "moved.xlsx"
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, str(CLIENT)],
+        input=json.dumps({"input": str(src), "output": str(out), "profile": str(tmp_path / "p"),
+                          "writes": [], "read": [], "insert_rows": job_insert}),
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    sub = read_submission(out)
+    assert sub.locations["t3.disclosed.natural"] == (t3, "D9")
+    assert {f.id: sub.raw[f.id] for f in spec.inputs()} == values
+    result = check_submission(sub)
+    assert sorted({(f.code, f.sheet) for f in result.findings}) == [
+        ("structure-moved", t3), ("structure-unprotected", t3)]
