@@ -19,6 +19,7 @@ from typing import Any
 
 from .findings import Finding, finding
 from .spec import Spec, available_formats, get_spec, split_cell
+from .xlexpr import col_index, col_letters
 from .xlsxread import Workbook, WorkbookError, read_workbook
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -247,25 +248,10 @@ def _text_index(wb: Workbook) -> dict[str, list[tuple[str, int, int]]]:
         for ref, cell in sheet.cells.items():
             if isinstance(cell.value, str) and cell.formula is None:
                 col, row = split_cell(ref)
-                index.setdefault(normalize_label(cell.value), []).append((sheet.name, row, _col_num(col)))
+                index.setdefault(normalize_label(cell.value), []).append((sheet.name, row, col_index(col)))
     for hits in index.values():
         hits.sort(key=lambda h: (h[0], h[1], h[2]))
     return index
-
-
-def _col_num(col: str) -> int:
-    n = 0
-    for ch in col:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _col_letters(n: int) -> str:
-    s = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 def _merged_span(wb: Workbook, sheet: str, row: int, col: int) -> tuple[int, int]:
@@ -274,8 +260,8 @@ def _merged_span(wb: Workbook, sheet: str, row: int, col: int) -> tuple[int, int
         first, _, last = ref.partition(":")
         c1, r1 = split_cell(first)
         c2, _ = split_cell(last or first)
-        if r1 == row and _col_num(c1) == col:
-            return col, _col_num(c2)
+        if r1 == row and col_index(c1) == col:
+            return col, col_index(c2)
     return col, col
 
 
@@ -333,7 +319,7 @@ def _locate_by_labels(spec: Spec, wb: Workbook) -> dict[str, tuple[str, str]]:
                     if c is None:
                         continue
                     fid = ".".join(p for p in (table["id"], block.get("id"), row.get("id"), col.get("id")) if p)
-                    found[fid] = (sheet, f"{_col_letters(c)}{row_num}")
+                    found[fid] = (sheet, f"{col_letters(c)}{row_num}")
     return found
 
 
@@ -373,5 +359,5 @@ def _value_beside_label(wb: Workbook, label: str) -> Any:
         for ref, cell in sheet.cells.items():
             if normalize_label(cell.value) == target:
                 col, row = split_cell(ref)
-                return sheet.value(f"{_col_letters(_col_num(col) + 1)}{row}")
+                return sheet.value(f"{col_letters(col_index(col) + 1)}{row}")
     return None

@@ -42,14 +42,16 @@ def _quote_sheet(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
-def _col_index(col: str) -> int:
+def col_index(col: str) -> int:
+    """"D" → 4."""
     n = 0
     for ch in col:
         n = n * 26 + ord(ch) - 64
     return n
 
 
-def _col_letters(index: int) -> str:
+def col_letters(index: int) -> str:
+    """4 → "D"."""
     letters = ""
     while index:
         index, rem = divmod(index - 1, 26)
@@ -66,7 +68,7 @@ def collapse_ranges(cells: list[str]) -> list[tuple[str, list[str]]]:
     by_col: dict[int, set[int]] = {}
     for cell in cells:
         col, row = split_cell(cell)
-        by_col.setdefault(_col_index(col), set()).add(row)
+        by_col.setdefault(col_index(col), set()).add(row)
     runs: list[tuple[int, int, int]] = []  # (column, first row, last row)
     for col in sorted(by_col):
         rows = sorted(by_col[col])
@@ -85,8 +87,8 @@ def collapse_ranges(cells: list[str]) -> list[tuple[str, list[str]]]:
             rects.append([col, col, r1, r2])
     out = []
     for c1, c2, r1, r2 in rects:
-        first, last = f"{_col_letters(c1)}{r1}", f"{_col_letters(c2)}{r2}"
-        members = [f"{_col_letters(c)}{r}" for c in range(c1, c2 + 1) for r in range(r1, r2 + 1)]
+        first, last = f"{col_letters(c1)}{r1}", f"{col_letters(c2)}{r2}"
+        members = [f"{col_letters(c)}{r}" for c in range(c1, c2 + 1) for r in range(r1, r2 + 1)]
         out.append((first if first == last else f"{first}:{last}", members))
     return out
 
