@@ -185,7 +185,7 @@ def _structure(sub: Submission) -> list[Finding]:
     out: list[Finding] = []
     if sub.meta.get("template_version") not in (None, spec.template_version):
         out.append(finding("template-outdated", expected=spec.template_version, actual=sub.meta["template_version"]))
-    elif sub.meta.get("spec_sha256") not in (None, spec.sha256):
+    elif sub.meta.get("spec_sha256") not in (None, spec.layout_sha256):
         out.append(finding("template-spec-changed"))
     expected = list(spec.raw["sheets"].values())
     renamed = sub.renamed
@@ -194,9 +194,10 @@ def _structure(sub: Submission) -> list[Finding]:
             out.append(finding("structure-sheet-renamed", sheet=renamed[name], expected=name, actual=renamed[name]))
         elif name not in wb.sheets:
             out.append(finding("structure-sheet-missing", sheet=name))
-    feedback = spec.raw.get("feedback_sheet")
+    # The feedback sheet of an annotated copy and the extra sheets of a rollup are ours.
+    ours = {spec.raw.get("feedback_sheet"), *spec.raw.get("rollup", {}).get("sheets", {}).values()}
     for name in wb.sheets:
-        if name not in expected and name not in renamed.values() and name != feedback:
+        if name not in expected and name not in renamed.values() and name not in ours:
             out.append(finding("structure-sheet-added", sheet=name))
     for name in expected:
         sheet = wb.sheets.get(renamed.get(name, name))
@@ -279,7 +280,7 @@ def _office(sub: Submission, year: int | None) -> list[Finding]:
                 out.append(finding("office-year-missing", **where))
             elif year and parse_year(value) != year:
                 out.append(finding("office-year-mismatch", expected=year, actual=parse_year(value), **where))
-        elif value in (None, "") and fld.get("required"):
+        elif value in (None, "") and fld.get("required") and sub.office.get("kind") != spec.raw.get("rollup", {}).get("kind"):
             out.append(finding("office-field-missing", label=fld["label"], **where))
         elif fld.get("choices") and value not in spec.raw[fld["choices"]]:
             out.append(finding("office-kind-unknown", actual=value, expected="、".join(spec.raw[fld["choices"]]), **where))

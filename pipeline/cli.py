@@ -12,8 +12,10 @@ from typing import Optional
 
 import typer
 
-from .check import check_and_annotate
+from .check import STATUS_LABELS, check_and_annotate
 from .demo import run_demo
+from .merge import merge
+from .workspace import init_workspace, open_workspace, receive, workspace_status
 from .errors import UsageError, XxgkError
 from .spec import get_spec
 from .template import Filling, resolve_spec, write_office_templates, write_workbook
@@ -116,6 +118,77 @@ def check_cmd(
     raise typer.Exit(0 if report.valid else 1)
 
 
+@app.command("init")
+def init_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    roster: Path = typer.Option(..., "--roster", help="名单（CSV 或 xlsx：单位代码,单位名称,单位类型,联系邮箱）"),
+    year: int = typer.Option(..., "--year", help="本次收集的报告年度"),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="报送截止日期 YYYY-MM-DD"),
+) -> None:
+    """建立工作区：名单、设置、收件存档、反馈发件箱和台账（SQLite）。"""
+    try:
+        ws = init_workspace(workspace, roster, year, deadline)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(f"已建立{ws.year}年度工作区：{ws.path}（{len(ws.offices())}个单位"
+               + (f"，截止日期{ws.deadline}" if ws.deadline else "") + "）")
+
+
+@app.command("receive")
+def receive_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    sources: list[str] = typer.Argument(..., help="文件、文件夹、.eml、mbox、Maildir 或 imaps://用户名@服务器/INBOX"),
+    send: bool = typer.Option(False, "--send", help="通过设置中的 SMTP 服务器发出回复邮件"),
+) -> None:
+    """收取各单位报送的文件和邮件：先存档、记入台账，再校验，写反馈工作簿并起草回复邮件。"""
+    def imap_password(url: str) -> str:
+        return os.environ.get("XXGK_IMAP_PASSWORD") or typer.prompt(f"{url} 的密码", hide_input=True)
+
+    try:
+        ws = open_workspace(workspace)
+        result = receive(ws, sources, password=imap_password, send=send,
+                         smtp_password=os.environ.get("XXGK_SMTP_PASSWORD"))
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    labels = {"duplicate": "重复报送", "already": "已处理过", "crashed": "读取出错", **STATUS_LABELS}
+    for item in result.items:
+        who = item.office_name or "未识别单位"
+        note = f"（{item.note}）" if item.note else ""
+        typer.echo(f"  {item.filename} —— {who}：{labels.get(item.status, item.status)}{note}")
+    for text in result.mails_without_files:
+        typer.echo(f"  邮件没有附件：{text}")
+    typer.echo(f"共处理{len(result.items)}个文件" + (f"，发出{result.sent}封回复邮件" if send else ""))
+
+
+@app.command("status")
+def status_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+) -> None:
+    """各单位报送情况：已报或未报、收到时间、是否逾期、校验状态、版本数。"""
+    try:
+        report = workspace_status(open_workspace(workspace))
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text())
+
+
+@app.command("merge")
+def merge_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    output: Path = typer.Option(..., "-o", "--output", help="汇总表（.xlsx），同名 .csv 一并写出"),
+    include_errors: bool = typer.Option(False, "--include-errors", help="有错误的单位也计入汇总"),
+) -> None:
+    """把各单位当前版本的数据汇总为全县汇总表（国家格式表格、分单位数据、按类型汇总、报送情况、问题清单、来源、图表）。"""
+    try:
+        result = merge(open_workspace(workspace), output, include_errors=include_errors)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(f"已写出汇总表：{result.path}（计入{len(result.included)}个单位）和 {result.csv_path}")
+    for o in result.excluded:
+        typer.echo(f"  未计入：{o.name}（{o.reason}）")
+
+
 @app.command("demo")
 def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None:
     """用自带的示例（一个虚构县的名单和各单位报表）演示全部流程。"""
@@ -126,8 +199,13 @@ def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None
     for title, items in result.steps:
         typer.echo(f"【{title}】")
         for path, note in items:
-            rel = path.relative_to(result.outdir)
-            typer.echo(f"  {rel}" + (f"  —— {note}" if note else ""))
+            if path is None:
+                typer.echo(f"  {note}")
+            else:
+                typer.echo(f"  {path.relative_to(result.outdir)}" + (f"  —— {note}" if note else ""))
+        if title.startswith("工作区") and result.status is not None:
+            typer.echo("【报送情况】")
+            typer.echo(result.status.to_text())
     typer.echo(f"全部输出在：{result.outdir}")
 
 

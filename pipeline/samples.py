@@ -51,6 +51,7 @@ class Sample:
     spec: Spec
     filling: Filling
     mistake: str | None  # what is wrong with it, in Chinese, for the demo's listing
+    corrected: dict[str, Any] | None = None  # the values without the mistake (for a resubmission)
 
 
 def _prose(spec: Spec, values: dict[str, Any], office: dict[str, str], year: int) -> dict[str, str]:
@@ -125,13 +126,14 @@ def build_samples(year: int = SAMPLE_YEAR, seed: int = 2025) -> list[Sample]:
         values = consistent_values(spec, rng, office_kind=office["kind"])
         prose = _prose(spec, values, office, year)
         mistake = None
+        corrected = dict(values)
         if office["code"] in MISTAKES:
             mistake = MISTAKES[office["code"]](spec, values, prose)
         if office["code"] in OLD_TEMPLATE:
             mistake = "使用了2019年格式的旧模板填报本年度报告"
         info = {"name": office["name"], "kind": office["kind"], "code": office["code"], "year": year,
                 "filler": "张三", "phone": "0571-00000000", "date": f"{year + 1}-01-15"}
-        samples.append(Sample(office, spec, Filling(office=info, values=values, prose=prose), mistake))
+        samples.append(Sample(office, spec, Filling(office=info, values=values, prose=prose), mistake, corrected))
     return samples
 
 
@@ -168,8 +170,110 @@ def write_samples(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[tuple[Pat
         path = outdir / office_filename(sample.office, year, sample.spec)
         write_workbook(sample.spec, path, sample.filling)
         written.append((path, sample.mistake))
+    write_sample_mail(outdir / "mail", year)
     seed = seed_sample()
     path = outdir / "seed" / office_filename(seed.office, seed.office["year"], seed.spec)
     write_workbook(seed.spec, path, seed.filling)
     written.append((path, seed.mistake))
+    return written
+
+
+# How each office's mail client names the attachment (what xxgk must decode).
+_NAMING = {"QX002": "rfc2047-gbk", "QX003": "raw-gbk", "QX005": "rfc2231-gbk", "QX009": "rfc2047-utf8"}
+# When each office's email arrived (local time); the deadline of the demo is 2026-01-31.
+_SENT = {"QX001": "2026-01-12 09:30", "QX002": "2026-01-15 16:05", "QX003": "2026-01-20 10:11",
+         "QX004": "2026-01-21 11:20", "QX005": "2026-01-22 15:40", "QX007": "2026-01-26 08:55",
+         "QX008": "2026-01-27 17:30", "QX009": "2026-02-02 09:02", "QX010": "2026-01-28 14:14",
+         "QX011": "2026-02-03 10:45", "QX012": "2026-01-30 18:20"}
+RESUBMIT = {"QX004": "2026-01-29 09:15"}  # the office corrects its table after the feedback
+
+
+def _mail_bytes(office: dict[str, str], filename: str, data: bytes | None, sent: str, subject: str, naming: str) -> bytes:
+    """A clerk's email as its client would encode it."""
+    import base64
+    import email.utils
+    from datetime import datetime, timedelta, timezone
+    from email.header import Header
+
+    when = datetime.strptime(sent, "%Y-%m-%d %H:%M").replace(tzinfo=timezone(timedelta(hours=8)))
+    boundary = "----=_xxgk_sample_boundary"
+    head = [
+        f"From: {Header(office['name'], 'utf-8').encode()} <{office['email']}>",
+        "To: zwgk@qingxi.example",
+        f"Subject: {Header(subject, 'utf-8').encode()}",
+        f"Date: {email.utils.format_datetime(when)}",
+        f"Message-ID: <{office['code']}.{when:%Y%m%d%H%M}@qingxi.example>",
+        "MIME-Version: 1.0",
+    ]
+    body_text = base64.encodebytes("附件是我单位的年度报告填报表，请查收。".encode("utf-8")).decode()
+    if data is None:
+        head.append("Content-Type: text/plain; charset=utf-8")
+        head.append("Content-Transfer-Encoding: base64")
+        return ("\r\n".join(head) + "\r\n\r\n" + body_text).encode()
+    head.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
+    if naming == "rfc2047-gbk":
+        disp = f'attachment; filename="{Header(filename, "gbk").encode()}"'
+    elif naming == "rfc2047-utf8":
+        disp = f'attachment; filename="{Header(filename, "utf-8").encode()}"'
+    elif naming == "rfc2231-gbk":
+        from urllib.parse import quote
+
+        disp = f"attachment; filename*=gbk''{quote(filename.encode('gbk'))}"
+    elif naming == "raw-gbk":
+        disp = None  # raw 8-bit bytes, written below
+    else:
+        from urllib.parse import quote
+
+        disp = f"attachment; filename*=utf-8''{quote(filename.encode('utf-8'))}"
+    parts = [
+        f"--{boundary}", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64", "", body_text,
+        f"--{boundary}", "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Content-Transfer-Encoding: base64",
+    ]
+    raw = ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(parts) + "\r\n").encode()
+    if disp is None:
+        raw += b'Content-Disposition: attachment; filename="' + filename.encode("gbk") + b'"\r\n'
+    else:
+        raw += f"Content-Disposition: {disp}\r\n".encode()
+    raw += b"\r\n" + base64.encodebytes(data).replace(b"\n", b"\r\n") + f"--{boundary}--\r\n".encode()
+    return raw
+
+
+def write_sample_mail(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[Path]:
+    """The offices' emails as .eml files: attachments named in GBK, RFC 2047 and RFC 2231 ways,
+    some after the deadline, one correction resubmitted, one identical re-send, one without attachment."""
+    import tempfile
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    subject = f"{year}年度政府信息公开工作年度报告"
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, sample in enumerate(build_samples(year), start=1):
+            code = sample.office["code"]
+            name = office_filename(sample.office, year, sample.spec)
+            path = write_workbook(sample.spec, Path(tmp) / name, sample.filling)
+            raw = _mail_bytes(sample.office, name, path.read_bytes(), _SENT[code], subject, _NAMING.get(code, ""))
+            target = outdir / f"{n:02d}_{code}.eml"
+            target.write_bytes(raw)
+            written.append(target)
+            if code in RESUBMIT:
+                fixed = Filling(office=sample.filling.office, values=sample.corrected, prose=sample.filling.prose)
+                fixed_path = write_workbook(sample.spec, Path(tmp) / ("更正_" + name), fixed)
+                raw = _mail_bytes(sample.office, "（更正）" + name, fixed_path.read_bytes(), RESUBMIT[code],
+                                  subject + "（更正）", "")
+                target = outdir / f"{n:02d}_{code}_更正.eml"
+                target.write_bytes(raw)
+                written.append(target)
+        # An identical re-send, and an email whose clerk forgot the attachment.
+        first = build_samples(year)[1]
+        again = outdir / f"{len(written) + 1:02d}_{first.office['code']}_重发.eml"
+        path = write_workbook(first.spec, Path(tmp) / "again.xlsx", first.filling)
+        again.write_bytes(_mail_bytes(first.office, office_filename(first.office, year, first.spec), path.read_bytes(),
+                                      "2026-01-16 08:00", subject + "（重发）", ""))
+        written.append(again)
+        forgot = next(o for o in ROSTER if o["code"] in MISSING)
+        target = outdir / f"{len(written) + 1:02d}_{forgot['code']}_无附件.eml"
+        target.write_bytes(_mail_bytes(forgot, "", None, "2026-01-31 17:59", subject, ""))
+        written.append(target)
     return written

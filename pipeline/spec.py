@@ -9,6 +9,7 @@ lists that every other module works from.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -215,6 +216,19 @@ class Spec:
         start, end = self.years
         return f"{start}年及以后" if end is None else f"{start}—{end}"
 
+    @property
+    def layout_sha256(self) -> str:
+        """A checksum of what a reader relies on: figures, their cells and names, the labels,
+        the office and prose cells. Editing a rule's message or a comment leaves it unchanged,
+        so templates already sent out stay current."""
+        layout = {
+            "figures": [(f.id, f.sheet, f.cell, f.name, f.type, list(f.sum)) for f in self.figures],
+            "labels": [(lb.sheet, lb.cells, lb.text) for lb in self.labels()],
+            "office": [(f["id"], f["cell"]) for f in self.office_fields],
+            "prose": [(f["section"], f["cell"]) for f in self.raw["prose"]["fields"]],
+        }
+        return hashlib.sha256(json.dumps(layout, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
     def labels(self) -> list[Label]:
         """Every fixed text of the template, in writing order, derived from the spec."""
         return _labels(self.raw)
@@ -227,6 +241,7 @@ class Spec:
             "basis": self.basis,
             "template_version": self.template_version,
             "spec_sha256": self.sha256,
+            "layout_sha256": self.layout_sha256,
             "figures": [
                 {
                     "id": f.id,

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from math import ceil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol
@@ -322,7 +322,7 @@ class _Writer:
         values = {
             "format": spec.format,
             "template_version": spec.template_version,
-            "spec_sha256": spec.sha256,
+            "spec_sha256": spec.layout_sha256,
             "office_code": self.filling.office.get("code"),
             "generator": GENERATOR,
         }
@@ -355,12 +355,15 @@ def _abs_ref(sheet: str, cell: str) -> str:
     return f"={quoted}!${col}${row}"
 
 
-def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None) -> Path:
+def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
+                   extra: Callable[[Any, dict[str, Any]], None] | None = None) -> Path:
     """Write the template of ``spec`` to ``path``, optionally pre-filled.
 
     :param spec: the national format.
     :param path: the .xlsx file to write (replaced atomically).
     :param filling: office fields (locked when given), figure values and prose.
+    :param extra: called with the XlsxWriter workbook and the shared cell formats to add
+        further sheets (the county rollup) before the file is closed.
     """
     filling = filling or Filling()
     unknown = set(filling.values) - {f.id for f in spec.inputs()}
@@ -379,7 +382,10 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None)
                 "comments": f"{spec.basis}；{GENERATOR}",
                 "created": _EPOCH,
             })
-            _Writer(spec, wb, filling).write()
+            writer = _Writer(spec, wb, filling)
+            writer.write()
+            if extra is not None:
+                extra(wb, writer.fmt)
             wb.close()
             rewrite_parts(raw_tmp, tmp, lock_structure)
         finally:
@@ -396,28 +402,39 @@ def resolve_spec(format_id: str | None, year: int | None) -> Spec:
     return format_for_year(dt.date.today().year - 1)
 
 
-def read_roster(path: str | Path) -> list[dict[str, str]]:
-    """Read a roster CSV (单位代码,单位名称,单位类型,联系邮箱) into office dicts."""
-    path = Path(path)
+def _roster_rows(path: Path) -> list[list[str]]:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same message
+            raise InputError(f"无法读取名单文件 {path}：{exc}") from None
+        return [["" if v is None else str(v) for v in r] for r in wb.active.iter_rows(values_only=True)]
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"无法读取名单文件 {path}：{exc.strerror}") from exc
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = raw.decode(encoding)
-            break
+            return list(csv.reader(io.StringIO(raw.decode(encoding))))
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise InputError(f"名单文件 {path} 的编码无法识别")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    raise InputError(f"名单文件 {path} 的编码无法识别")  # pragma: no cover - gb18030 decodes any bytes
+
+
+def read_roster(path: str | Path) -> list[dict[str, str]]:
+    """Read a roster (CSV in UTF-8 or GBK, or xlsx; columns 单位代码,单位名称,单位类型,联系邮箱)."""
+    path = Path(path)
+    rows = [r for r in _roster_rows(path) if any(c.strip() for c in r)]
     columns = {"单位代码": "code", "单位名称": "name", "单位类型": "kind", "联系邮箱": "email"}
-    if not rows or not set(columns) <= set(rows[0]):
+    header = [c.strip() for c in rows[0]] if rows else []
+    if not set(columns) <= set(header):
         raise InputError(f"名单文件 {path} 缺少列：需要 {','.join(columns)}")
     offices = []
-    for lineno, row in enumerate(rows, start=2):
-        office = {key: (row.get(col) or "").strip() for col, key in columns.items()}
+    for lineno, row in enumerate(rows[1:], start=2):
+        cells = dict(zip(header, row))
+        office = {key: (cells.get(col) or "").strip() for col, key in columns.items()}
         if not office["code"] or not office["name"]:
             raise InputError(f"名单文件 {path} 第{lineno}行缺少单位代码或单位名称")
         offices.append(office)

@@ -108,7 +108,7 @@ def test_hidden_metadata(written):
     values = {meta[f"A{i}"].value: meta[f"B{i}"].value for i in range(1, 6)}
     assert values["format"] == spec.format
     assert values["template_version"] == spec.template_version
-    assert values["spec_sha256"] == spec.sha256
+    assert values["spec_sha256"] == spec.layout_sha256
     assert values["office_code"] == "T001"
     assert wb.defined_names["xxgk_meta_format"].attr_text.endswith("!$B$1")
 

@@ -1,0 +1,353 @@
+"""The county rollup: each office's current submission summed into the national tables.
+
+The rollup's first sheets are the template itself filled with the county totals
+(same layout, defined names and metadata), so ``xxgk check`` and ``xxgk report``
+read it like any office's workbook. Then come one row per office, totals by
+office kind, completeness, open findings, provenance and native charts. Every
+formula carries its correct stored result; outputs are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .check import STATUS_LABELS
+from .fsutil import atomic_write_text
+from .spec import Figure, Spec, format_for_year
+from .template import Filling, write_workbook
+from .workspace import Workspace, current_submissions, local_time
+from .xlexpr import Cells, Num, Sum, col_letters
+
+_INCLUDED = {"ok", "warnings"}
+
+
+@dataclass
+class OfficeRow:
+    code: str
+    name: str
+    kind: str
+    status: str  # missing / ok / warnings / errors / unreadable
+    included: bool
+    reason: str
+    values: dict[str, float] = field(default_factory=dict)  # every figure, recomputed
+    submission: Any = None  # the ledger row
+
+
+@dataclass
+class MergeResult:
+    path: Path
+    csv_path: Path
+    spec: Spec
+    offices: list[OfficeRow]
+    totals: dict[str, float]
+
+    @property
+    def included(self) -> list[OfficeRow]:
+        return [o for o in self.offices if o.included]
+
+    @property
+    def excluded(self) -> list[OfficeRow]:
+        return [o for o in self.offices if not o.included]
+
+
+def _recompute(spec: Spec, inputs: dict[str, float]) -> dict[str, float]:
+    out = dict(inputs)
+    for f in spec.figures:
+        if f.kind == "computed":
+            out[f.id] = _value(spec, f, out)
+    return out
+
+
+def _value(spec: Spec, f: Figure, values: dict[str, float]) -> float:
+    if f.id in values and f.kind == "input":
+        return values[f.id]
+    return sum(_value(spec, spec.figure(p), values) for p in f.sum)
+
+
+def _tidy(x: float) -> float | int:
+    """Sums of decimals drift (0.1+0.2); counts stay integers."""
+    x = round(x, 6)
+    return int(x) if float(x).is_integer() else x
+
+
+def collect(ws: Workspace, include_errors: bool = False) -> tuple[Spec, list[OfficeRow]]:
+    """Each roster office with its current submission and whether it goes into the totals."""
+    spec = format_for_year(ws.year)
+    allowed = _INCLUDED | ({"errors"} if include_errors else set())
+    rows: list[OfficeRow] = []
+    with ws.db() as conn:
+        current = current_submissions(ws, conn)
+        for o in conn.execute("SELECT * FROM offices ORDER BY code"):
+            cur = current.get(o["code"])
+            if cur is None:
+                rows.append(OfficeRow(o["code"], o["name"], o["kind"], "missing", False, "未报送"))
+                continue
+            status = "unreadable" if cur["status"] == "crashed" else cur["status"]
+            row = OfficeRow(o["code"], o["name"], o["kind"], status, False, "", submission=cur)
+            if cur["format"] != spec.format:
+                row.reason = "使用的不是本年度的格式" if cur["format"] else "文件无法读取"
+            elif cur["year"] not in (None, ws.year):
+                row.reason = f"报告年度为{cur['year']}"
+            elif status not in allowed:
+                row.reason = {"errors": "有错误，未计入", "unreadable": "文件无法读取"}.get(status, STATUS_LABELS.get(status, status))
+            else:
+                row.included = True
+            if cur["values_json"] and cur["format"] == spec.format:
+                inputs = {k: v for k, v in json.loads(cur["values_json"]).items() if spec.has_figure(k)}
+                row.values = _recompute(spec, inputs)
+            rows.append(row)
+    return spec, rows
+
+
+def _county_name(ws: Workspace) -> str:
+    return ws.settings.get("county") or "本级"
+
+
+def merge(ws: Workspace, out: str | Path, include_errors: bool = False) -> MergeResult:
+    """Write the county rollup workbook ``out`` and ``out`` with .csv beside it.
+
+    :param include_errors: also count offices whose current submission has errors.
+    """
+    out = Path(out)
+    spec, offices = collect(ws, include_errors)
+    included = [o for o in offices if o.included]
+    totals = {f.id: _tidy(sum(o.values.get(f.id, 0) for o in included)) for f in spec.inputs()}
+    rollup = spec.raw["rollup"]
+    office_info = {"name": f"{_county_name(ws)}（汇总）", "kind": rollup["kind"], "code": "汇总", "year": ws.year,
+                   "filler": ws.settings.get("signature") or "政务公开办", "phone": ws.settings.get("phone") or "",
+                   "date": date.today().isoformat()}
+    all_values = _recompute(spec, totals)
+
+    def extra(wb, fmt):
+        _RollupSheets(spec, wb, fmt, ws, offices, all_values).write()
+
+    write_workbook(spec, out, Filling(office={k: v for k, v in office_info.items() if v != ""}, values=totals), extra=extra)
+    csv_path = out.with_suffix(".csv")
+    atomic_write_text(csv_path, _csv(spec, offices))
+    return MergeResult(out, csv_path, spec, offices, all_values)
+
+
+def _csv_cell(value: Any) -> str:
+    """Text that a spreadsheet would run as a formula is quoted (CSV formula injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _csv(spec: Spec, offices: list[OfficeRow]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    ids = [f.id for f in spec.figures]
+    w.writerow(["code", "name", "kind", "status", "included", *ids])
+    for o in offices:
+        w.writerow([_csv_cell(v) for v in (o.code, o.name, o.kind, o.status, int(o.included))]
+                   + [_tidy(o.values[i]) if i in o.values else "" for i in ids])
+    return buf.getvalue()
+
+
+class _RollupSheets:
+    """The sheets after the national tables."""
+
+    def __init__(self, spec: Spec, wb, fmt, ws: Workspace, offices: list[OfficeRow], totals: dict[str, float]):
+        self.spec, self.wb, self.fmt, self.ws, self.offices, self.totals = spec, wb, fmt, ws, offices, totals
+        self.names = spec.raw["rollup"]["sheets"]
+        self.cells: dict[tuple[str, str], Any] = {}
+        self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                                   "valign": "vcenter", "font_name": "宋体"})
+        self.text = wb.add_format({"border": 1, "font_name": "宋体"})
+        self.num = wb.add_format({"border": 1, "num_format": "0.##", "font_name": "宋体"})
+
+    def sheet(self, key: str):
+        ws = self.wb.add_worksheet(self.names[key])
+        ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
+        return ws
+
+    def put(self, ws, row: int, col: int, value: Any, fmt=None) -> None:
+        ref = f"{col_letters(col + 1)}{row + 1}"
+        self.cells[(ws.get_name(), ref)] = value
+        if value is None:
+            ws.write_blank(row, col, None, fmt or self.text)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            ws.write_number(row, col, value, fmt or self.num)
+        else:
+            ws.write_string(row, col, str(value), fmt or self.text)
+
+    def formula(self, ws, row: int, col: int, expr) -> Any:
+        ref = f"{col_letters(col + 1)}{row + 1}"
+        value = expr.eval(lambda s, c: self.cells.get((s, c)))
+        self.cells[(ws.get_name(), ref)] = value
+        ws.write_formula(row, col, expr.formula(ws.get_name()), self.num, value)
+        return value
+
+    def write(self) -> None:
+        self.offices_sheet()
+        self.by_kind_sheet()
+        self.completeness_sheet()
+        self.findings_sheet()
+        self.provenance_sheet()
+        self.charts_sheet()
+
+    # One row per office, every figure; two header rows: label and figure id.
+    def offices_sheet(self) -> None:
+        ws = self.sheet("offices")
+        fixed = ["单位代码", "单位名称", "单位类型", "状态", "计入汇总"]
+        for c, h in enumerate(fixed):
+            self.put(ws, 0, c, h, self.head)
+            self.put(ws, 1, c, None, self.head)
+        self.figure_cols: dict[str, int] = {}
+        for i, f in enumerate(self.spec.figures):
+            c = len(fixed) + i
+            self.figure_cols[f.id] = c
+            self.put(ws, 0, c, f.label, self.head)
+            self.put(ws, 1, c, f.id, self.head)
+        self.office_rows: dict[str, int] = {}
+        label = {"missing": "未报送", **STATUS_LABELS}
+        r = 2
+        for o in self.offices:
+            if not o.values:
+                continue
+            self.office_rows[o.code] = r
+            for c, v in enumerate([o.code, o.name, o.kind, label.get(o.status, o.status), "是" if o.included else "否"]):
+                self.put(ws, r, c, v)
+            for fid, c in self.figure_cols.items():
+                self.put(ws, r, c, _tidy(o.values.get(fid, 0)))
+            r += 1
+        ws.freeze_panes(2, 2)
+        ws.set_column(0, 0, 10)
+        ws.set_column(1, 1, 24)
+        ws.set_column(5, 5 + len(self.spec.figures), 12)
+        ws.set_row(0, 60)
+
+    def by_kind_sheet(self) -> None:
+        ws = self.sheet("by_kind")
+        offices_name = self.names["offices"]
+        kinds = sorted({o.kind for o in self.offices if o.included}, key=lambda k: self.spec.office_kinds.index(k)
+                       if k in self.spec.office_kinds else 99)
+        self.put(ws, 0, 0, "单位类型", self.head)
+        self.put(ws, 0, 1, "计入汇总的单位数", self.head)
+        for i, f in enumerate(self.spec.figures):
+            self.put(ws, 0, 2 + i, f.label, self.head)
+        self.kind_rows: dict[str, int] = {}
+        for r, kind in enumerate(kinds + ["合计"], start=1):
+            members = [o for o in self.offices if o.included and (kind == "合计" or o.kind == kind)]
+            self.kind_rows[kind] = r
+            self.put(ws, r, 0, kind)
+            self.put(ws, r, 1, len(members))
+            for i, f in enumerate(self.spec.figures):
+                col = col_letters(self.figure_cols[f.id] + 1)
+                cells = tuple(f"{col}{self.office_rows[o.code] + 1}" for o in members)
+                self.formula(ws, r, 2 + i, Sum(Cells(offices_name, cells)) if cells else Num(0))
+        ws.set_column(0, 1, 14)
+        ws.set_column(2, 2 + len(self.spec.figures), 12)
+        ws.set_row(0, 60)
+        ws.freeze_panes(1, 2)
+
+    def completeness_sheet(self) -> None:
+        ws = self.sheet("completeness")
+        headers = ["单位代码", "单位名称", "单位类型", "报送状态", "收到时间", "是否逾期", "计入汇总", "说明"]
+        for c, h in enumerate(headers):
+            self.put(ws, 0, c, h, self.head)
+        label = {"missing": "未报送", **STATUS_LABELS}
+        for r, o in enumerate(self.offices, start=1):
+            sub = o.submission
+            received = local_time(sub["received_at"]).strftime("%Y-%m-%d %H:%M") if sub else ""
+            late = "逾期" if sub and self.ws.is_late(sub["received_at"]) else ""
+            for c, v in enumerate([o.code, o.name, o.kind, label.get(o.status, o.status), received, late,
+                                   "是" if o.included else "否", o.reason]):
+                self.put(ws, r, c, v)
+        n = len(self.offices)
+        done = sum(1 for o in self.offices if o.status != "missing")
+        self.put(ws, n + 2, 0, f"应报{n}个单位，已报{done}个，计入汇总{sum(1 for o in self.offices if o.included)}个。")
+        for c, width in enumerate((10, 26, 12, 10, 18, 10, 10, 30)):
+            ws.set_column(c, c, width)
+
+    def findings_sheet(self) -> None:
+        ws = self.sheet("findings")
+        for c, h in enumerate(["单位代码", "单位名称", "级别", "位置", "说明", "代码"]):
+            self.put(ws, 0, c, h, self.head)
+        r = 1
+        for o in self.offices:
+            if not o.submission:
+                continue
+            for f in json.loads(o.submission["findings_json"] or "[]"):
+                where = f"{f['sheet']}!{f['cell']}" if f.get("sheet") and f.get("cell") else ""
+                level = "错误" if f["severity"] == "error" else "提醒"
+                for c, v in enumerate([o.code, o.name, level, where, f["message"], f["code"]]):
+                    self.put(ws, r, c, v)
+                r += 1
+        for c, width in enumerate((10, 24, 6, 22, 80, 24)):
+            ws.set_column(c, c, width)
+
+    def provenance_sheet(self) -> None:
+        ws = self.sheet("provenance")
+        for c, h in enumerate(["单位代码", "单位名称", "文件名", "sha256", "收到时间", "发件人", "存档位置"]):
+            self.put(ws, 0, c, h, self.head)
+        r = 1
+        for o in self.offices:
+            sub = o.submission
+            if not sub:
+                continue
+            received = local_time(sub["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
+            for c, v in enumerate([o.code, o.name, sub["filename"], sub["sha256"], received, sub["sender"] or "",
+                                   sub["archive_path"]]):
+                self.put(ws, r, c, v)
+            r += 1
+        for c, width in enumerate((10, 24, 36, 66, 20, 26, 40)):
+            ws.set_column(c, c, width)
+
+    def charts_sheet(self) -> None:
+        ws = self.sheet("charts")
+        name = ws.get_name()
+        row = 0
+        for chart_spec in self.spec.raw["rollup"]["charts"]:
+            labels, exprs = self._series(chart_spec)
+            self.put(ws, row, 0, chart_spec["title"], self.head)
+            self.put(ws, row, 1, "件", self.head)
+            first = row + 1
+            for i, (label, expr) in enumerate(zip(labels, exprs)):
+                self.put(ws, first + i, 0, label)
+                self.formula(ws, first + i, 1, expr)
+            last = first + len(labels) - 1
+            chart = self.wb.add_chart({"type": chart_spec["type"]})
+            chart.add_series({"name": chart_spec["title"], "categories": [name, first, 0, last, 0],
+                              "values": [name, first, 1, last, 1], "data_labels": {"value": True}})
+            chart.set_title({"name": chart_spec["title"]})
+            chart.set_legend({"none": True})
+            ws.insert_chart(row, 3, chart, {"x_scale": 1.4, "y_scale": 1.2})
+            row = max(last + 2, row + 20)
+        ws.set_column(0, 0, 30)
+
+    def _series(self, chart_spec: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        if chart_spec["by"] == "row_groups":
+            # Outcome groups of a table: rows of the section, grouped by their group label.
+            table = next(t for t in self.spec.tables if t["id"] == chart_spec["table"])
+            groups: dict[str, list[Figure]] = {}
+            for f in self.spec.figures:
+                row = next((r for b in table["blocks"] for r in b["rows"] if r.get("id") == f.row_id), None)
+                if (f.table_id != table["id"] or f.column_id != chart_spec["column"] or row is None
+                        or row.get("section") != chart_spec["section"] or row.get("sum")):
+                    continue
+                groups.setdefault(row.get("group") or row["label"], []).append(f)
+            labels = list(groups)
+            exprs = [Sum(Cells(figs[0].sheet, tuple(f.cell for f in figs))) for figs in groups.values()]
+            for figs in groups.values():
+                for f in figs:
+                    self.cells[(f.sheet, f.cell)] = self.totals[f.id]
+            return labels, exprs
+        kinds = [k for k in self.kind_rows if k != "合计"]
+        col = col_letters(2 + list(self.figure_cols).index(chart_spec["figure"]) + 1)
+        by_kind = self.names["by_kind"]
+        return kinds, [Sum(Cells(by_kind, (f"{col}{self.kind_rows[k] + 1}",))) for k in kinds]
