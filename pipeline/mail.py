@@ -195,7 +195,7 @@ def iter_imap(url: str, password: str) -> Iterator[bytes]:
             conn = imaplib.IMAP4_SSL(parsed.hostname, parsed.port or 993, ssl_context=ssl.create_default_context())
         else:
             conn = imaplib.IMAP4(parsed.hostname, parsed.port or 143)
-        conn.login(unquote(parsed.username), password)
+        imap_login(conn, unquote(parsed.username), password)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise InputError(f"无法登录邮箱 {parsed.hostname}：{exc}") from None
     try:
@@ -215,11 +215,21 @@ def iter_imap(url: str, password: str) -> Iterator[bytes]:
             pass
 
 
+def imap_login(conn: imaplib.IMAP4, user: str, password: str) -> None:
+    """LOGIN for ASCII credentials; AUTHENTICATE PLAIN (UTF-8) otherwise, which imaplib's LOGIN cannot send."""
+    if user.isascii() and password.isascii():
+        conn.login(user, password)
+    else:
+        token = b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")
+        conn.authenticate("PLAIN", lambda _: token)
+
+
 def _imap_quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def reply_message(*, to: str, sender: str, subject: str, body: str, attachment: Path | None, in_reply_to: str | None) -> EmailMessage:
+def reply_message(*, to: str, sender: str, subject: str, body: str, attachment: Path | None, in_reply_to: str | None,
+                  attachment_name: str | None = None) -> EmailMessage:
     """A reply in Chinese with the annotated workbook attached (its name RFC 2231-encoded)."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["To"] = to
@@ -237,7 +247,7 @@ def reply_message(*, to: str, sender: str, subject: str, body: str, attachment: 
             attachment.read_bytes(),
             maintype="application",
             subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            filename=attachment.name,
+            filename=attachment_name or attachment.name,
         )
     return msg
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -326,6 +327,8 @@ class _RollupSheets:
                               "values": [name, first, 1, last, 1], "data_labels": {"value": True}})
             chart.set_title({"name": chart_spec["title"]})
             chart.set_legend({"none": True})
+            if chart_spec["type"] == "bar":
+                chart.set_y_axis({"reverse": True})  # categories top-down, in the table's order
             ws.insert_chart(row, 3, chart, {"x_scale": 1.4, "y_scale": 1.2})
             row = max(last + 2, row + 20)
         ws.set_column(0, 0, 30)
@@ -341,7 +344,8 @@ class _RollupSheets:
                         or row.get("section") != chart_spec["section"] or row.get("sum")):
                     continue
                 groups.setdefault(row.get("group") or row["label"], []).append(f)
-            labels = list(groups)
+            # Chart categories without the long parenthetical notes of the official labels.
+            labels = [re.sub(r"（[^（）]*）$", "", g) if len(g) > 12 else g for g in groups]
             exprs = [Sum(Cells(figs[0].sheet, tuple(f.cell for f in figs))) for figs in groups.values()]
             for figs in groups.values():
                 for f in figs:

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .annotate import annotate, annotated_name
 from .check import STATUS_LABELS, check_submission, iter_paths
 from .errors import InputError, UsageError
 from .findings import finding
@@ -298,8 +299,6 @@ def _identify_office(conn: sqlite3.Connection, sub, sender: str | None, filename
 
 def _process(ws: Workspace, conn: sqlite3.Connection, sub_id: int) -> Received:
     """Read, check, annotate and draft a reply for a recorded submission."""
-    from .annotate import annotate
-
     row = conn.execute("SELECT s.*, f.archive_path FROM submissions s JOIN files f USING(sha256) WHERE s.id=?",
                        (sub_id,)).fetchone()
     archived = ws.path / row["archive_path"]
@@ -372,7 +371,8 @@ def _draft_reply(ws: Workspace, conn: sqlite3.Connection, sub_id: int) -> Path |
     feedback = ws.path / row["feedback_path"] if row["feedback_path"] else None
     msg = reply_message(to=to, sender=ws.settings.get("reply_from") or "",
                         subject=f"{ws.year}年度政府信息公开工作年度报告校验结果：{name}（{STATUS_LABELS.get(row['status'], '无法读取')}）",
-                        body="\n".join(lines), attachment=feedback, in_reply_to=row["message_id"])
+                        body="\n".join(lines), attachment=feedback, in_reply_to=row["message_id"],
+                        attachment_name=annotated_name(Path(row["filename"])))
     target = ws.outbox / "drafts" / f"{sub_id:05d}_{safe_filename(name)}.eml"
     atomic_write_bytes(target, msg.as_bytes())
     with conn:

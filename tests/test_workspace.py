@@ -1,0 +1,357 @@
+"""The coordinator's workspace: receive by file and email, status, merge; real IMAP and SMTP on loopback."""
+
+import hashlib
+import json
+import mailbox
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from typer.testing import CliRunner
+
+from pipeline import Filling, get_spec, write_workbook
+from pipeline.check import check_paths
+from pipeline.cli import app
+from pipeline.fill import consistent_values, totals
+from pipeline.mail import imap_login, parse_message, safe_filename
+from pipeline.merge import merge
+from pipeline.reader import read_submission
+from pipeline.samples import write_sample_mail
+from pipeline.workspace import init_workspace, open_workspace, receive, workspace_status
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sample_mail(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mail")
+    return sorted(write_sample_mail(out))
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return init_workspace(tmp_path / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
+
+
+def _summary(ws):
+    s = workspace_status(ws)
+    return {o["code"]: (o["status"], o["versions"], o["late"]) for o in s.offices}
+
+
+EXPECTED = {
+    "QX001": ("ok", 1, False), "QX002": ("ok", 1, False), "QX003": ("ok", 1, False),
+    "QX004": ("ok", 2, False),  # corrected on 01-29: the correction is current
+    "QX005": ("warnings", 1, False), "QX006": ("missing", 0, False), "QX007": ("ok", 1, False),
+    "QX008": ("errors", 1, False), "QX009": ("ok", 1, True), "QX010": ("ok", 1, False),
+    "QX011": ("errors", 1, True), "QX012": ("warnings", 1, False),
+}
+
+
+def test_attachment_names_in_every_encoding(sample_mail):
+    names = {p.name: [a.filename for a in parse_message(p.read_bytes()).attachments] for p in sample_mail}
+    assert names["02_QX002.eml"] == ["QX002_青溪县发展和改革局_2025.xlsx"]  # RFC 2047, GBK
+    assert names["03_QX003.eml"] == ["QX003_青溪县教育局_2025.xlsx"]  # raw GBK bytes
+    assert names["05_QX005.eml"] == ["QX005_青溪县自然资源局_2025.xlsx"]  # RFC 2231, gbk''
+    assert names["08_QX009.eml"] == ["QX009_青溪县城关镇人民政府_2025.xlsx"]  # RFC 2047, UTF-8
+    assert names["14_QX006_无附件.eml"] == []
+
+
+@pytest.mark.parametrize("name,safe", [("../../etc/passwd", "passwd"), ("/abs/表.xlsx", "表.xlsx"),
+                                       ("a\\..\\b.xlsx", "b.xlsx"), ("..", "附件"), ("x\x00y.xlsx", "x_y.xlsx")])
+def test_attachment_names_cannot_leave_the_workspace(name, safe):
+    assert safe_filename(name) == safe
+
+
+def test_receive_eml_folder(ws, sample_mail):
+    result = receive(ws, [str(sample_mail[0].parent)])
+    assert _summary(ws) == EXPECTED
+    assert [i.status for i in result.items].count("duplicate") == 1
+    assert result.mails_without_files == ["sthj@qingxi.example：2025年度政府信息公开工作年度报告"]
+    # Every received file is in the archive under its sha256, unchanged.
+    with ws.db() as conn:
+        rows = conn.execute("SELECT sha256, archive_path FROM files").fetchall()
+    assert len(rows) == 12
+    for row in rows:
+        assert hashlib.sha256((ws.path / row["archive_path"]).read_bytes()).hexdigest() == row["sha256"]
+    # A second run changes nothing.
+    again = receive(ws, [str(sample_mail[0].parent)])
+    assert {i.status for i in again.items} == {"already"}
+    with ws.db() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 13
+    assert _summary(ws) == EXPECTED
+
+
+def test_reply_drafts(ws, sample_mail):
+    receive(ws, [str(sample_mail[0].parent)])
+    drafts = sorted((ws.outbox / "drafts").glob("*.eml"))
+    assert len(drafts) == 12  # one per received version, none for the identical re-send
+    msg = BytesParser(policy=policy.default).parsebytes(next(d for d in drafts if "云岭乡" in d.name).read_bytes())
+    assert msg["To"] == "ylx@qingxi.example"
+    assert "有错误" in msg["Subject"]
+    body = msg.get_body(("plain",)).get_content()
+    assert "共有错误5项" in body and "表二 主动公开!B4" in body
+    (att,) = list(msg.iter_attachments())
+    assert att.get_filename().endswith(".校验结果.xlsx") and "云岭乡" in att.get_filename()
+    wb = openpyxl.load_workbook(__import__("io").BytesIO(att.get_content()))
+    assert wb.sheetnames[0] == "校验结果"
+
+
+def test_receive_mbox_and_maildir(tmp_path, sample_mail):
+    box = mailbox.mbox(tmp_path / "inbox.mbox")
+    md = mailbox.Maildir(tmp_path / "Maildir")
+    for p in sample_mail:
+        box.add(p.read_bytes())
+        md.add(p.read_bytes())
+    box.flush()
+    for source in (tmp_path / "inbox.mbox", tmp_path / "Maildir"):
+        ws = init_workspace(tmp_path / f"ws-{source.name}", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
+        receive(ws, [str(source)])
+        assert _summary(ws) == EXPECTED
+
+
+def test_receive_files_and_unknown_offices(ws, tmp_path):
+    spec = get_spec("2021")
+    values = consistent_values(spec, random.Random(1), office_kind="县直部门")
+    # No office fields, no sender: the file name names the office.
+    named = write_workbook(spec, tmp_path / "青溪县教育局年报.xlsx", Filling(office={"year": 2025}, values=values))
+    stranger = write_workbook(spec, tmp_path / "某某单位.xlsx", Filling(office={"year": 2025, "name": "外县某局"}, values=values))
+    (tmp_path / "empty.xlsx").write_bytes(b"")
+    result = receive(ws, [str(named), str(stranger), str(tmp_path / "empty.xlsx")])
+    assert [(i.office_code, i.status) for i in result.items] == [("QX003", "warnings"), (None, "warnings"), (None, "unreadable")]
+    unknown = workspace_status(ws).unknown
+    assert [u["filename"] for u in unknown] == ["某某单位.xlsx", "empty.xlsx"]
+
+
+def test_status_json(ws, sample_mail):
+    receive(ws, [str(sample_mail[0].parent)])
+    out = runner.invoke(app, ["status", str(ws.path), "--json"])
+    assert out.exit_code == 0
+    data = json.loads(out.output)
+    office = data["offices"][0]
+    assert set(office) >= {"code", "name", "kind", "status", "received_at", "late", "versions"}
+    assert data["summary"]["submitted"] == 11 and data["summary"]["missing"] == 1 and data["summary"]["late"] == 2
+
+
+def _office_values(path):
+    sub = read_submission(path)
+    return sub.spec, {f.id: sub.raw[f.id] for f in sub.spec.inputs()}
+
+
+def test_merge_totals_equal_the_offices(ws, sample_mail, tmp_path):
+    receive(ws, [str(sample_mail[0].parent)])
+    result = merge(ws, tmp_path / "rollup.xlsx")
+    included = {o.code for o in result.included}
+    assert included == {c for c, (s, _, _) in EXPECTED.items() if s in ("ok", "warnings")}
+    assert {o.code: o.reason for o in result.excluded} == {
+        "QX006": "未报送", "QX008": "使用的不是本年度的格式", "QX011": "有错误，未计入"}
+    # Independently: read each included office's archived current workbook and add up.
+    spec = get_spec("2021")
+    expected = {f.id: 0 for f in spec.inputs()}
+    for o in result.included:
+        _, values = _office_values(ws.path / o.submission["archive_path"])
+        for k, v in values.items():
+            expected[k] += v
+    rollup = read_submission(result.path)
+    assert rollup.identified_by == "metadata"
+    for f in spec.inputs():
+        assert rollup.raw[f.id] == pytest.approx(expected[f.id]), f.id
+    assert check_paths([result.path]).files[0].findings == []
+    # The CSV has one row per office, every figure id a column.
+    rows = result.csv_path.read_text(encoding="utf-8").splitlines()
+    assert rows[0].split(",")[:5] == ["code", "name", "kind", "status", "included"]
+    assert len(rows) == 1 + 12
+    wb = openpyxl.load_workbook(result.path, data_only=True)
+    for name in spec.raw["rollup"]["sheets"].values():
+        assert name in wb.sheetnames
+    by_kind = wb[spec.raw["rollup"]["sheets"]["by_kind"]]
+    total_row = [r for r in by_kind.iter_rows(values_only=True) if r[0] == "合计"][0]
+    assert total_row[1] == len(included)
+    col = 2 + [f.id for f in spec.figures].index("t3.new.total")
+    assert total_row[col] == totals(spec, expected)["t3.new.total"]
+
+
+def test_merge_include_errors_and_atomic_output(ws, sample_mail, tmp_path):
+    receive(ws, [str(sample_mail[0].parent)])
+    out = tmp_path / "rollup.xlsx"
+    merge(ws, out)
+    before = out.read_bytes()
+    result = merge(ws, out, include_errors=True)
+    assert "QX011" in {o.code for o in result.included}
+    assert out.read_bytes() != before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), order=st.permutations(range(4)))
+def test_merge_properties(tmp_path_factory, seed, order):
+    """Totals are the sum of the offices; every rule holding for each office holds for the rollup;
+    the order of receipt does not matter; a resubmission replaces the office's figures exactly once."""
+    tmp = tmp_path_factory.mktemp("prop")
+    spec = get_spec("2021")
+    rng = random.Random(seed)
+    roster = tmp / "roster.csv"
+    kinds = ["县直部门", "乡镇", "街道", "县直部门"]
+    roster.write_text("单位代码,单位名称,单位类型,联系邮箱\n" + "".join(
+        f"P{i},单位{i},{kinds[i]},p{i}@x.example\n" for i in range(4)), encoding="utf-8")
+    offices = []
+    for i in range(4):
+        values = consistent_values(spec, rng, office_kind=kinds[i])
+        path = write_workbook(spec, tmp / f"P{i}.xlsx", Filling(
+            office={"name": f"单位{i}", "kind": kinds[i], "code": f"P{i}", "year": 2025, "filler": "x",
+                    "phone": "1", "date": "2026-01-01"}, values=values))
+        offices.append((path, values))
+    revised = consistent_values(spec, rng, office_kind=kinds[0])
+    resub = write_workbook(spec, tmp / "P0-v2.xlsx", Filling(
+        office={"name": "单位0", "kind": kinds[0], "code": "P0", "year": 2025, "filler": "x", "phone": "1",
+                "date": "2026-01-02"}, values=revised))
+    rollups = []
+    for run, sequence in enumerate([list(range(4)), list(order)]):
+        ws = init_workspace(tmp / f"ws{run}", roster, 2025)
+        for i in sequence:
+            receive(ws, [str(offices[i][0])])
+        os.utime(resub, (time.time() + 10, time.time() + 10))  # received later than the first version
+        receive(ws, [str(resub)])
+        result = merge(ws, tmp / f"rollup{run}.xlsx")
+        rollups.append(result)
+        assert check_paths([result.path]).files[0].findings == []
+    expected = {f.id: sum(v[f.id] for v in [revised] + [o[1] for o in offices[1:]]) for f in spec.inputs()}
+    for result in rollups:
+        for fid, value in expected.items():
+            assert result.totals[fid] == pytest.approx(value), fid
+    assert rollups[0].totals == rollups[1].totals
+
+
+# -- real servers on loopback ---------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def imap_server():
+    if not shutil.which("dovecot"):
+        if os.environ.get("CI"):
+            pytest.fail("dovecot-imapd is required in CI (.ci/run installs it)")
+        pytest.skip("dovecot not installed")
+    base = Path(tempfile.mkdtemp(prefix="xxgk-imap-"))
+    os.chmod(base, 0o755)
+    for d in ("run", "state", "home"):
+        (base / d).mkdir()
+    shutil.chown(base / "home", "nobody", "nogroup")
+    (base / "passwd").write_text("zwgk:{PLAIN}s3cret-密码::::::\n", encoding="utf-8")
+    port = _free_port()
+    (base / "dovecot.conf").write_text(f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:{base}/home/%u/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={base}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+}}
+""", encoding="utf-8")
+    proc = subprocess.Popen(["dovecot", "-F", "-c", str(base / "dovecot.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_receive_from_imap(ws, sample_mail, imap_server):
+    import imaplib
+
+    conn = imaplib.IMAP4("127.0.0.1", imap_server)
+    imap_login(conn, "zwgk", "s3cret-密码")
+    for p in sample_mail:
+        conn.append("INBOX", None, None, p.read_bytes())
+    conn.logout()
+    url = f"imap://zwgk@127.0.0.1:{imap_server}/INBOX"
+    result = runner.invoke(app, ["receive", str(ws.path), url], env={"XXGK_IMAP_PASSWORD": "s3cret-密码"})
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert _summary(open_workspace(ws.path)) == EXPECTED
+    bad = runner.invoke(app, ["receive", str(ws.path), url], env={"XXGK_IMAP_PASSWORD": "wrong"})
+    assert bad.exit_code == 1 and "无法登录邮箱" in bad.output and "wrong" not in bad.output
+
+
+def test_send_replies_through_smtp(ws, sample_mail):
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
+            return "250 OK"
+
+    sink = Sink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        ws.settings["smtp"] = {"host": "127.0.0.1", "port": port, "security": "none", "user": "", "sender": "zwgk@qingxi.example"}
+        (ws.path / "settings.json").write_text(json.dumps(ws.settings, ensure_ascii=False), encoding="utf-8")
+        result = runner.invoke(app, ["receive", str(ws.path), str(sample_mail[0].parent), "--send"])
+        assert result.exit_code == 0, result.output
+        assert "发出12封回复邮件" in result.output
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 12
+    frm, to, content = next(m for m in sink.messages if m[1] == ["dcjd@qingxi.example"])
+    assert frm == "zwgk@qingxi.example"
+    msg = BytesParser(policy=policy.default).parsebytes(content)
+    assert "东城街道办事处" in msg["Subject"]
+    assert [a.get_filename() for a in msg.iter_attachments()] == ["QX012_青溪县东城街道办事处_2025.校验结果.xlsx"]
+    with open_workspace(ws.path).db() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM drafts WHERE sent_at IS NULL").fetchone()[0] == 0
