@@ -359,23 +359,38 @@ def _previous(inst, sub, values, year, previous) -> list[Finding]:
 _SENTENCE = re.compile(r"[^。．；;！!？?\n]+")
 
 
-def _prose(inst, sub, values, year, previous) -> list[Finding]:
-    text = sub.prose.get(inst.rule.raw["section"], "") or ""
+def prose_findings(rule, text: str, values: dict[str, float], sub: Submission | None = None) -> list[Finding]:
+    """Numbers written in ``text`` that disagree with the tables (rule D6).
+
+    Used for an office's own 一、总体情况 and for every sentence of a generated report.
+    """
     out = []
-    for pattern in inst.rule.raw["patterns"]:
+    for pattern in rule.raw["patterns"]:
         regex = re.compile(pattern["regex"])
-        for sentence in _SENTENCE.findall(text):
+        for sentence in _SENTENCE.findall(text or ""):
             # Match on full-width-folded text; quote the office's own sentence.
             for m in regex.finditer(unicodedata.normalize("NFKC", sentence)):
-                n = int(m.group(1))
+                n = float(m.group(1))
                 options = [sum(values[f] for f in alt) for alt in pattern["figures"]]
                 if any(abs(n - o) < 1e-6 for o in options):
                     continue
-                fid = pattern["figures"][0][-1] if len(pattern["figures"][0]) == 1 else pattern["figures"][0][0]
-                label = sub.spec.figure(pattern["figures"][0][0]).label
-                message = inst.rule.message.format(sentence=sentence.strip(), actual=n, expected=general(options[0]), label=label)
-                out.append(_rule_finding(inst, sub, fid, message, options[0], n))
+                first = pattern["figures"][0]
+                fid = first[0]
+                label = "、".join(_figure_label(sub, f) for f in first)
+                message = rule.message.format(sentence=sentence.strip(), actual=general(n), expected=general(options[0]),
+                                              label=label)
+                where = _where(sub, fid) if sub else {"sheet": None, "cell": None, "figure": fid}
+                out.append(Finding(rule.code, rule.severity, message, where["sheet"], where["cell"], fid, rule.id,
+                                   options[0], n))
     return out
+
+
+def _figure_label(sub: Submission | None, fid: str) -> str:
+    return sub.spec.figure(fid).label if sub and sub.spec else fid
+
+
+def _prose(inst, sub, values, year, previous) -> list[Finding]:
+    return prose_findings(inst.rule, sub.prose.get(inst.rule.raw["section"], "") or "", values, sub)
 
 
 _RULES = {

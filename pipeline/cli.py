@@ -15,6 +15,7 @@ import typer
 from .check import STATUS_LABELS, check_and_annotate
 from .demo import run_demo
 from .merge import merge
+from .report import write_report
 from .workspace import init_workspace, open_workspace, receive, workspace_status
 from .errors import UsageError, XxgkError
 from .spec import get_spec
@@ -187,6 +188,21 @@ def merge_cmd(
     typer.echo(f"已写出汇总表：{result.path}（计入{len(result.included)}个单位）和 {result.csv_path}")
     for o in result.excluded:
         typer.echo(f"  未计入：{o.name}（{o.reason}）")
+
+
+@app.command("report")
+def report_cmd(
+    source: Path = typer.Argument(..., help="单位的报表或全县汇总表（.xlsx）"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.docx、.html 或 .md"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或汇总表（用于“较上年增加N件”）"),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="改写过的报告模板文件夹（默认 templates/report）"),
+) -> None:
+    """由填报数据生成年度报告（六个部分和三张国家格式表格），文字中的数字与表格一致。"""
+    try:
+        doc = write_report(source, output, previous=previous, templates=templates)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(f"已生成报告：{output}（{doc.title}）")
 
 
 @app.command("demo")

@@ -10,6 +10,7 @@ from typing import Any
 from .check import STATUS_LABELS, CheckReport, check_and_annotate
 from .fsutil import atomic_write_text
 from .merge import MergeResult, merge
+from .report import write_report
 from .samples import COUNTY, SAMPLE_YEAR, roster_csv, write_samples
 from .spec import available_formats, get_spec
 from .template import write_office_templates, write_workbook
@@ -79,4 +80,17 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
     result.merge = rollup
     result.steps.append(("全县汇总", [(rollup.path, f"计入{len(rollup.included)}个单位")] + [
         (None, f"未计入：{o.name}（{o.reason}）") for o in rollup.excluded] + [(rollup.csv_path, "每个单位一行")]))
+
+    reports = outdir / "6-年度报告"
+    written = []
+    for suffix in ("docx", "html", "md"):
+        target = reports / f"{COUNTY}{year}年政府信息公开工作年度报告.{suffix}"
+        doc = write_report(rollup.path, target)
+        written.append((target, doc.title))
+    office = next(p for p in county if p.name.startswith("QX003"))
+    for suffix in ("docx", "html", "md"):
+        target = reports / f"{office.stem}_年度报告.{suffix}"
+        doc = write_report(office, target)
+        written.append((target, doc.title))
+    result.steps.append(("年度报告（由数据生成，文字与表格一致）", written))
     return result

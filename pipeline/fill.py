@@ -6,6 +6,7 @@ input on the short side of each comparison: nothing here names a figure.
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -73,9 +74,9 @@ def consistent_values(spec: Spec, rng: random.Random, *, office_kind: str | None
         diff = sum(t[f] for f in inst.left) - sum(t[f] for f in inst.right)
         op = inst.rule.raw["op"]
         short = None
-        if diff < 0:
+        if diff < 0 and op in ("==", ">="):
             short = inst.left
-        elif diff > 0 and op == "==":
+        elif diff > 0 and op in ("==", "<="):
             short = inst.right
         if short is None:
             continue
@@ -83,5 +84,8 @@ def consistent_values(spec: Spec, rng: random.Random, *, office_kind: str | None
         if parts:
             # Adjust the last input part: for F1 that is 结转下年度 or 上年结转, not 本年新收.
             target = parts[-1] if short is inst.right else parts[0]
-            values[target] = round(values[target] + abs(diff), 2) if isinstance(values[target], float) else values[target] + round(abs(diff))
+            if spec.types[spec.figure(target).type]["number"] == "decimal":
+                values[target] = round(values[target] + abs(diff), 2)
+            else:
+                values[target] = values[target] + math.ceil(round(abs(diff), 6))
     return values

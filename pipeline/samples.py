@@ -64,7 +64,8 @@ def _prose(spec: Spec, values: dict[str, Any], office: dict[str, str], year: int
             f"扎实推进政府信息公开工作。全年共收到政府信息公开申请{received:g}件，办结{done:g}件。"
         ),
         "s5": "存在的主要问题：政策解读形式较为单一。改进情况：下一步将丰富解读形式，提升公开质量。",
-        "s6": "本年度未收取信息处理费。无其他需要报告的事项。",
+        "s6": (f"本年度实际收取信息处理费{t['t6.fee.collected_amount.value']:g}元。"
+               if t.get("t6.fee.collected_amount.value") else "本年度未收取信息处理费。") + "无其他需要报告的事项。",
     }
 
 

@@ -269,12 +269,18 @@ def test_fee_rules_2021(tmp_path):
     values["t6.fee.notices.value"] = 0
     values["t2.art20_8.fees.amount"] = 0.03
     values["t6.fee.collected_amount.value"] = 300
+    values["t6.fee.notified_amount.value"] = 300
     result = check(make(tmp_path, spec, values))
     assert [(f.code, f.figure) for f in result.findings] == [
         ("fee-figures-missing", "t6.fee.notices.value"), ("fee-unit-confusion", "t2.art20_8.fees.amount")]
     values["t6.fee.notices.value"] = 1
     values["t6.fee.collected_amount.value"] = 120
     assert check(make(tmp_path, spec, values, name="ok.xlsx")).findings == []
+    values["t6.fee.notified_amount.value"] = 100
+    over = check(make(tmp_path, spec, values, name="over.xlsx")).findings
+    assert [(f.code, f.cell, f.severity) for f in over] == [
+        ("fee-collected-exceeds-notified", spec.figure("t6.fee.collected_amount.value").cell, "warning")]
+    assert "多20元" in over[0].message
 
 
 # -- messy files ------------------------------------------------------------------------
