@@ -6,7 +6,10 @@ template's formula *and* its stored result is compared with the recomputed one),
 so this module reads the parts it needs straight from the zip: sheets and their
 states, cells (value, formula, cached result), merged ranges, sheet protection,
 workbook structure lock and defined names. Macros are never run (nothing here
-executes anything); XML is parsed with defusedxml; sizes are bounded.
+executes anything); sizes are bounded, and XML with a document type declaration is
+refused before parsing, so no entity can be defined, expanded or fetched (what
+defusedxml guards against, at the speed of the C parser; openpyxl, used for
+writing annotations, parses with defusedxml itself).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from defusedxml import ElementTree as SafeET
+import xml.etree.ElementTree as ET
 from openpyxl.formula.translate import Translator
+
+from .xlexpr import col_index, col_letters
 
 # Bounds against hostile files: a county's workbook is ~20 KB zipped, ~200 KB inflated.
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
@@ -92,6 +97,10 @@ class _Zip:
         except zipfile.BadZipFile as exc:
             raise WorkbookError("file-corrupt", str(exc)) from exc
         infos = self.zf.infolist()
+        names = [i.filename for i in infos]
+        if len(names) != len(set(names)):
+            # Two parts with one name: which one a program reads differs; refuse rather than guess.
+            raise WorkbookError("file-corrupt", "duplicate zip entries")
         if sum(i.file_size for i in infos) > MAX_INFLATED_BYTES:
             raise WorkbookError("file-too-large", "inflated")
         self.names = {i.filename for i in infos}
@@ -116,12 +125,23 @@ class _Zip:
         data = self.read(name)
         if data is None:
             return None
-        try:
-            return SafeET.fromstring(data)
-        except SafeET.ParseError as exc:
-            raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
-        except Exception as exc:  # defusedxml's DTD/entity refusals
-            raise WorkbookError("file-unsafe-xml", f"{name}: {type(exc).__name__}") from exc
+        return parse_xml(name, data)
+
+
+def parse_xml(name: str, data: bytes):
+    """Parse one XML part with the C parser, after refusing DTDs (entity expansion, external entities)."""
+    text: bytes | str = data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = data.decode("utf-16")
+        probe = text.encode("utf-8", "replace")
+    else:
+        probe = data
+    if b"<!DOCTYPE" in probe or b"<!ENTITY" in probe:
+        raise WorkbookError("file-unsafe-xml", f"{name}: DTD")
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
 
 
 def _shared_strings(z: _Zip, target: str | None) -> list[str]:
@@ -161,28 +181,39 @@ def _rels(z: _Zip, part: str) -> dict[str, str]:
 
 
 def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: list[int]) -> None:
-    root = z.xml(part)
-    if root is None:
+    data = z.read(part)
+    if data is None:
         raise WorkbookError("file-corrupt", f"missing {part}")
+    # Count cells before building the tree: a sheet claiming a million rows is refused cheaply.
+    budget[0] -= data.count(b"<c ") + data.count(b"<c>")
+    if budget[0] < 0:
+        raise WorkbookError("file-too-many-cells")
+    root = parse_xml(part, data)
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, formula)
     for child in root:
         tag = _local(child.tag)
         if tag == "sheetData":
+            row_num = 0
             for row in child:
+                # r= is optional in the file format: positions then follow from order.
+                row_num = int(row.get("r") or row_num + 1)
+                col_num = 0
                 for c in row:
                     if _local(c.tag) != "c":
                         continue
-                    budget[0] -= 1
-                    if budget[0] < 0:
-                        raise WorkbookError("file-too-many-cells")
                     ref = c.get("r")
-                    if not ref:
-                        continue
+                    col_num = _ref_col(ref) if ref else col_num + 1
+                    ref = ref or f"{col_letters(col_num)}{row_num}"
                     sheet.cells[ref] = _read_cell(c, ref, strings, shared)
         elif tag == "sheetProtection":
             sheet.protected = child.get("sheet") in ("1", "true")
         elif tag == "mergeCells":
             sheet.merged = [m.get("ref") for m in child if m.get("ref")]
+
+
+def _ref_col(ref: str) -> int:
+    letters = ref.rstrip("0123456789$").lstrip("$").upper()
+    return col_index(letters) if letters.isalpha() else 0
 
 
 def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str]]) -> Cell:
