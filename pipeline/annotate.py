@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from .check import STATUS_LABELS, FileResult
-from .findings import Finding
+from .check import CELL_TEXT_LIMIT, STATUS_LABELS, FileResult
+from .findings import Finding, clean_text
 from .fsutil import atomic_path
 from .rules import live_check, live_instances, summary_check
 from .spec import Spec, available_formats, get_spec
@@ -40,8 +41,8 @@ def annotated_name(path: Path) -> str:
 
 
 def _text(cell, value: Any) -> None:
-    """Write a value as plain text, even if it starts with = + - @."""
-    cell.value = None if value is None else str(value)
+    """Write a value as plain text, even if it starts with = + - @, without characters XML cannot hold."""
+    cell.value = None if value is None else clean_text(str(value), CELL_TEXT_LIMIT)
     if value is not None:
         cell.data_type = "s"
 
@@ -102,17 +103,27 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
     wb.active = 0
 
 
+def _anchor(ws, ref: str):
+    """The cell that holds a merged range's value and comment (a covered cell cannot)."""
+    cell = ws[ref]
+    if isinstance(cell, MergedCell):
+        for rng in ws.merged_cells.ranges:
+            if ref in rng:
+                return ws.cell(row=rng.min_row, column=rng.min_col)
+    return cell
+
+
 def _mark_cells(wb, findings: list[Finding]) -> None:
     by_cell: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         if f.sheet and f.cell and f.sheet in wb.sheetnames:
             by_cell.setdefault((f.sheet, f.cell), []).append(f)
     for (sheet, ref), items in by_cell.items():
-        cell = wb[sheet][ref]
+        cell = _anchor(wb[sheet], ref)
         worst = "error" if any(f.severity == "error" for f in items) else "warning"
         cell.fill = _FILL[worst]
         text = "\n".join(f"【{_SEVERITY[f.severity]}】{f.message}" for f in items)
-        comment = Comment(text, "xxgk")
+        comment = Comment(clean_text(text, 30000), "xxgk")
         comment.width, comment.height = 320, 40 + 40 * len(items)
         cell.comment = comment
 

@@ -21,6 +21,7 @@ from .rules import sum_of
 from .spec import Figure, RuleInstance, Spec
 from .xlexpr import general, is_number
 
+CELL_TEXT_LIMIT = 32767  # characters an Excel cell holds
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods"}
 STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误", "unreadable": "无法读取"}
 
@@ -146,6 +147,8 @@ def _check_value(spec: Spec, f: Figure, raw: Any, where: dict[str, Any]) -> tupl
         return [finding("value-not-number", label=label, actual=raw, **where)], None
     if kind == "text-number":
         out.append(finding("value-text-number", label=label, actual=raw, expected=value, **where))
+    if t.get("max") is not None and abs(value) > t["max"]:
+        return out + [finding("value-too-large", label=label, actual=value, expected=t["max"], **where)], None
     if t.get("min") is not None and value < t["min"]:
         out.append(finding("value-negative", label=label, actual=value, **where))
     if t.get("number") == "integer" and not float(value).is_integer():
@@ -432,6 +435,10 @@ def check_submission(sub: Submission, *, year: int | None = None, previous: File
         result.findings += _structure(sub)
         result.findings += _formulas(sub, values)
     result.findings += _office(sub, year)
+    for section, text in sub.prose.items():
+        if len(text) > CELL_TEXT_LIMIT:
+            result.findings.append(finding("text-too-long", label=spec.section(section)["heading"], actual=len(text),
+                                           expected=CELL_TEXT_LIMIT))
     result.findings += value_findings
     result.findings += _sums(sub, values)
     result.findings += _rules(sub, values, year, previous)

@@ -156,8 +156,8 @@ def receive_cmd(
         who = item.office_name or "未识别单位"
         note = f"（{item.note}）" if item.note else ""
         typer.echo(f"  {item.filename} —— {who}：{labels.get(item.status, item.status)}{note}")
-    for text in result.mails_without_files:
-        typer.echo(f"  邮件没有附件：{text}")
+    for text in result.mail_notes:
+        typer.echo(f"  {text}")
     typer.echo(f"共处理{len(result.items)}个文件" + (f"，发出{result.sent}封回复邮件" if send else ""))
 
 

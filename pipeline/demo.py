@@ -73,7 +73,7 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
     received = receive(ws, [str(returned_dir / "mail")])
     result.steps.append(("工作区收取各单位的邮件（附件按 sha256 存档，反馈在 outbox/，回复草稿在 outbox/drafts/）", [
         (None, f"{item.filename}：{item.office_name or '未识别单位'}，{item.note or STATUS_LABELS.get(item.status, item.status)}")
-        for item in received.items] + [(None, f"邮件没有附件：{m}") for m in received.mails_without_files]))
+        for item in received.items] + [(None, m) for m in received.mail_notes]))
     result.status = workspace_status(ws)
 
     rollup = merge(ws, ws.path / f"{COUNTY}{year}年度汇总.xlsx")

@@ -8,6 +8,7 @@ console, ``--json``, the annotated workbook, the reply email) renders the same
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -50,6 +51,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "value-not-number": ("error", "“{label}”应填数值，不能填“{actual}”；没有发生的事项请填0"),
     "value-negative": ("error", "“{label}”不能为负数（现为{actual}）"),
     "value-not-integer": ("error", "“{label}”应为整数（现为{actual}）"),
+    "value-too-large": ("error", "“{label}”的数值{actual}大得不合理（上限{expected}），请核实"),
+    "text-too-long": ("warning", "“{label}”有{actual}个字，超过表格单元格能保存的{expected}个字，超出部分在Excel中会丢失"),
     "value-text-number": ("warning", "“{label}”的数字是以文字形式填写的（“{actual}”），已按{expected}读取，请改为数字格式"),
     # Office information
     "office-field-missing": ("warning", "单位信息“{label}”未填写"),
@@ -58,6 +61,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "office-kind-unknown": ("warning", "单位类型“{actual}”不在可选范围内（{expected}）"),
     "previous-unreadable": ("error", "无法读取上年度数据：{detail}"),
 }
+
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: Any, limit: int = 2000) -> Any:
+    """Text safe to print, store as JSON and write into a workbook: no control characters, no lone
+    surrogates, bounded length. Other values pass through."""
+    if not isinstance(value, str):
+        return value
+    value = _ILLEGAL.sub("\ufffd", value)
+    return value if len(value) <= limit else value[:limit] + "……"
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,11 @@ class Finding:
     rule: str | None = None
     expected: Any = None
     actual: Any = None
+
+    def __post_init__(self) -> None:
+        # Messages quote what offices typed: keep them printable, whatever was in the file.
+        for name in ("message", "expected", "actual"):
+            object.__setattr__(self, name, clean_text(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -82,7 +82,11 @@ def parse_ref(ref: str) -> tuple[str, str] | None:
     if not m:
         return None
     sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-    return sheet, f"{m.group(3)}{m.group(4)}"
+    col, row = m.group(3), int(m.group(4))
+    # A name must point inside a worksheet (XFD1048576); anything else is as good as no name.
+    if not 1 <= row <= 1_048_576 or col_index(col) > 16_384:
+        return None
+    return sheet, f"{col}{row}"
 
 
 def _sniff(data: bytes, suffix: str) -> str | None:
@@ -121,7 +125,7 @@ def _zip_kind(wb_error: WorkbookError, data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = z.namelist()
-    except zipfile.BadZipFile:
+    except Exception:  # noqa: BLE001 - any damage: it is just "a zip"
         return "压缩包"
     if any(n.startswith("word/") for n in names):
         return "Word文档"

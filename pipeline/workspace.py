@@ -238,7 +238,7 @@ class Received:
 @dataclass
 class ReceiveResult:
     items: list[Received] = field(default_factory=list)
-    mails_without_files: list[str] = field(default_factory=list)
+    mail_notes: list[str] = field(default_factory=list)
     sent: int = 0
 
 
@@ -428,6 +428,7 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
     :param send: send the drafted replies through the configured SMTP server.
     """
     result = ReceiveResult()
+    _remove_stale_temporaries(ws)
     with ws.db() as conn:
         # Finish what an interrupted run left half done.
         for row in conn.execute("SELECT id FROM submissions WHERE status='pending' ORDER BY id").fetchall():
@@ -443,6 +444,22 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
     return result
 
 
+def _remove_stale_temporaries(ws: Workspace, age_seconds: float = 3600) -> None:
+    """Temporary files of a run that was killed (atomic writes clean up after themselves otherwise).
+
+    Only our own ``.name.xxxx.tmp`` files older than an hour: a run going on now keeps its own."""
+    import time
+
+    cutoff = time.time() - age_seconds
+    for folder in (ws.archive, ws.outbox):
+        for tmp in folder.rglob(".*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+            except OSError:
+                pass
+
+
 def _receive_mail(ws: Workspace, conn: sqlite3.Connection, mail: Mail, result: ReceiveResult) -> None:
     received = mail.date or now_utc()
     with conn:
@@ -452,7 +469,10 @@ def _receive_mail(ws: Workspace, conn: sqlite3.Connection, mail: Mail, result: R
                      (mail.message_id, mail.sender, mail.subject, _iso(received), len(mail.attachments), mail.skipped,
                       _iso(now_utc())))
     if not mail.attachments:
-        result.mails_without_files.append(f"{mail.sender}：{mail.subject}")
+        result.mail_notes.append(f"邮件没有附件：{mail.sender}：{mail.subject}")
+    if mail.skipped:
+        result.mail_notes.append(
+            f"{mail.sender}：{mail.subject}（附件过多，只收取了前{len(mail.attachments)}个，另有{mail.skipped}个未收取）")
     for index, att in enumerate(mail.attachments):
         inc = Incoming(att.filename, att.data, getattr(mail, "source", ""), f"{mail.message_id}#{index}", received,
                        mail.sender, mail.message_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -29,6 +30,11 @@ MAX_INFLATED_BYTES = 64 * 1024 * 1024
 MAX_PART_BYTES = 32 * 1024 * 1024
 MAX_CELLS = 200_000
 MAX_SHEETS = 256
+
+
+# What a damaged zip raises: bad structure, bad deflate data, truncation, an encrypted member
+# (RuntimeError), an unknown compression method or zip version (NotImplementedError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError, NotImplementedError)
 
 
 class WorkbookError(Exception):
@@ -94,7 +100,7 @@ class _Zip:
     def __init__(self, source: str | IO[bytes]):
         try:
             self.zf = zipfile.ZipFile(source)
-        except zipfile.BadZipFile as exc:
+        except _ZIP_ERRORS as exc:
             raise WorkbookError("file-corrupt", str(exc)) from exc
         infos = self.zf.infolist()
         names = [i.filename for i in infos]
@@ -114,7 +120,7 @@ class _Zip:
         try:
             with self.zf.open(info) as fh:
                 data = fh.read(MAX_PART_BYTES + 1)
-        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+        except _ZIP_ERRORS as exc:
             # RuntimeError: an encrypted zip member; the rest: truncated or damaged data.
             raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
         if len(data) > MAX_PART_BYTES:
@@ -131,16 +137,19 @@ class _Zip:
 def parse_xml(name: str, data: bytes):
     """Parse one XML part with the C parser, after refusing DTDs (entity expansion, external entities)."""
     text: bytes | str = data
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = data.decode("utf-16")
-        probe = text.encode("utf-8", "replace")
-    else:
-        probe = data
+    try:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            text = data.decode("utf-16")
+            probe = text.encode("utf-8", "replace")
+        else:
+            probe = data
+    except UnicodeDecodeError as exc:
+        raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
     if b"<!DOCTYPE" in probe or b"<!ENTITY" in probe:
         raise WorkbookError("file-unsafe-xml", f"{name}: DTD")
     try:
         return ET.fromstring(text)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: an unknown declared encoding
         raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
 
 

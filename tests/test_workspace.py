@@ -77,7 +77,7 @@ def test_receive_eml_folder(ws, sample_mail):
     result = receive(ws, [str(sample_mail[0].parent)])
     assert _summary(ws) == EXPECTED
     assert [i.status for i in result.items].count("duplicate") == 1
-    assert result.mails_without_files == ["sthj@qingxi.example：2025年度政府信息公开工作年度报告"]
+    assert result.mail_notes == ["邮件没有附件：sthj@qingxi.example：2025年度政府信息公开工作年度报告"]
     # Every received file is in the archive under its sha256, unchanged.
     with ws.db() as conn:
         rows = conn.execute("SELECT sha256, archive_path FROM files").fetchall()
