@@ -48,7 +48,8 @@ def _text(cell, value: Any) -> None:
 
 
 def _feedback_sheet_name(result: FileResult) -> str:
-    spec = result.submission.spec or get_spec(available_formats()[-1])
+    sub = result.submission
+    spec = sub.spec if sub is not None and sub.spec else get_spec(available_formats()[-1])
     return spec.raw["feedback_sheet"]
 
 
@@ -57,10 +58,9 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
     if name in wb.sheetnames:
         del wb[name]
     ws = wb.create_sheet(name, 0)
-    sub = result.submission
     office = result.office or "（未识别单位）"
     ws["A1"].font = Font(bold=True, size=14)
-    _text(ws["A1"], f"校验结果：{office} {sub.year or ''}年度 —— {STATUS_LABELS[result.status]}")
+    _text(ws["A1"], f"校验结果：{office} {result.year or ''}年度 —— {STATUS_LABELS[result.status]}")
     errors = sum(1 for f in result.findings if f.severity == "error")
     warnings = len(result.findings) - errors
     _text(ws["A2"], f"文件：{result.path.name}；错误{errors}项，提醒{warnings}项。错误必须修改，提醒请核实。"
@@ -131,7 +131,7 @@ def _mark_cells(wb, findings: list[Finding]) -> None:
 def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
     """The stored result of every formula xxgk wrote, for the workbook as the office filled it."""
     sub = result.submission
-    spec: Spec | None = sub.spec
+    spec: Spec | None = sub.spec if sub is not None else None
     if spec is None or sub.workbook is None or sub.identified_by == "labels":
         return {}
     cells: dict[tuple[str, str], Any] = {}
@@ -169,7 +169,7 @@ def annotate(result: FileResult, outdir: str | Path) -> Path:
     target = outdir / annotated_name(result.path)
     sub = result.submission
     wb = None
-    if sub.workbook is not None:
+    if sub is not None and sub.workbook is not None:
         try:
             wb = openpyxl.load_workbook(result.path, keep_vba=False, keep_links=False)
         except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback

@@ -8,11 +8,13 @@ in Python on the recomputed figures.
 from __future__ import annotations
 
 import math
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import UsageError
 from .findings import Finding, finding
@@ -28,17 +30,40 @@ STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误",
 
 @dataclass
 class FileResult:
-    """The findings for one file."""
+    """The findings for one file, with what identifies it.
+
+    ``submission`` (the whole read workbook) is kept only while a caller needs it —
+    to annotate, merge or report; a batch of thousands keeps just this summary.
+    """
 
     path: Path
-    submission: Submission
+    submission: Submission | None
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, float] = field(default_factory=dict)  # every figure, recomputed
     annotated: Path | None = None  # the feedback workbook, once written
+    office_info: dict[str, Any] = field(default_factory=dict)
+    format: str | None = None
+    year: int | None = None
+    sha256: str = ""
+    readable: bool = False
+
+    def __post_init__(self) -> None:
+        sub = self.submission
+        if sub is not None:
+            self.office_info = {k: sub.office.get(k) for k in ("name", "code", "kind")}
+            self.format = sub.spec.format if sub.spec else None
+            self.year = sub.year
+            self.sha256 = sub.sha256
+            self.readable = sub.readable
+
+    def slim(self) -> "FileResult":
+        """The same result without the workbook and figures: cheap to keep and to pass between processes."""
+        return FileResult(self.path, None, self.findings, {}, self.annotated, self.office_info, self.format,
+                          self.year, self.sha256, self.readable)
 
     @property
     def status(self) -> str:
-        if not self.submission.readable:
+        if not self.readable:
             return "unreadable"
         if any(f.severity == "error" for f in self.findings):
             return "errors"
@@ -48,22 +73,18 @@ class FileResult:
 
     @property
     def office(self) -> str | None:
-        return self.submission.office.get("name")
+        return self.office_info.get("name")
 
     def to_dict(self) -> dict[str, Any]:
-        sub = self.submission
         return {
             "path": str(self.path),
             "office": self.office,
-            "office_code": sub.office.get("code"),
-            "format": sub.spec.format if sub.spec else None,
-            "year": sub.year,
-            "sha256": sub.sha256,
+            "office_code": self.office_info.get("code"),
+            "format": self.format,
+            "year": self.year,
+            "sha256": self.sha256,
             "status": self.status,
-            "findings": [
-                {k: v for k, v in f.to_dict().items()}
-                for f in self.findings
-            ],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
@@ -93,8 +114,8 @@ class CheckReport:
         for f in self.files:
             head = f"{f.path}"
             who = f.office or "（未识别单位）"
-            fmt = f"{f.submission.spec.format}年格式" if f.submission.spec else ""
-            lines.append(f"{head}\n  {who} {f.submission.year or ''} {fmt} —— {STATUS_LABELS[f.status]}")
+            fmt = f"{f.format}年格式" if f.format else ""
+            lines.append(f"{head}\n  {who} {f.year or ''} {fmt} —— {STATUS_LABELS[f.status]}")
             for x in f.findings:
                 level = "错误" if x.severity == "error" else "提醒"
                 where = f"[{x.where}] " if x.where else ""
@@ -347,7 +368,7 @@ def _unit_confusion(inst, sub, values, year, previous) -> list[Finding]:
 
 
 def _previous(inst, sub, values, year, previous) -> list[Finding]:
-    if previous is None or previous.submission.spec is None:
+    if previous is None or not previous.readable:
         return []
     (left,), (right,) = inst.left, inst.right
     if right not in previous.values:
@@ -458,41 +479,79 @@ def iter_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None) -> CheckReport:
+def _check_file(path: Path, year: int | None, previous: FileResult | None, annotate_dir: Path | None) -> FileResult:
+    """Read, check and (optionally) annotate one file; a crash is that file's finding."""
+    try:
+        sub = read_submission(path)
+        result = check_submission(sub, year=year, previous=previous)
+        if annotate_dir is not None:
+            from .annotate import annotate
+
+            result.annotated = annotate(result, annotate_dir)
+    except Exception as exc:  # noqa: BLE001 - a crash in one file is that file's finding
+        sub = Submission(Path(path))
+        sub.findings.append(finding("file-read-error", detail=f"{type(exc).__name__}: {exc}"))
+        result = FileResult(Path(path), sub, list(sub.findings))
+    if previous is not None and not previous.readable:
+        result.findings.append(finding("previous-unreadable", detail=str(previous.path)))
+    return result
+
+
+def _check_slim(args: tuple) -> FileResult:
+    return _check_file(*args).slim()
+
+
+PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
+
+
+def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
+                annotate_dir: str | Path | None = None, jobs: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """Read and check every file under ``paths``; one bad file never stops the others.
+
+    Large batches are spread over the machine's cores; each file is read once and only its
+    findings are kept, so memory stays flat however many files there are.
 
     :param paths: files or folders.
     :param year: the report year being collected.
     :param previous: last year's workbook (or county rollup) for the cross-year rule.
+    :param annotate_dir: write an annotated feedback workbook per file there.
+    :param jobs: worker processes (default: one per core); 1 checks in this process.
+    :param progress: called with (done, total) as files finish.
     """
     prev_result = None
     if previous is not None:
         prev_result = check_submission(read_submission(previous))
-    files = []
-    for path in iter_paths(paths):
-        try:
-            sub = read_submission(path)
-            result = check_submission(sub, year=year, previous=prev_result)
-        except Exception as exc:  # noqa: BLE001 - a crash in one file is that file's finding
-            sub = Submission(Path(path))
-            sub.findings.append(finding("file-read-error", detail=f"{type(exc).__name__}: {exc}"))
-            result = FileResult(Path(path), sub, list(sub.findings))
-        if prev_result is not None and not prev_result.submission.readable:
-            result.findings.append(finding("previous-unreadable", detail=str(previous)))
-        files.append(result)
-    return CheckReport(files)
+        prev_result = FileResult(prev_result.path, None, prev_result.findings, prev_result.values,
+                                 office_info=prev_result.office_info, format=prev_result.format,
+                                 year=prev_result.year, sha256=prev_result.sha256, readable=prev_result.readable)
+    files = iter_paths(paths)
+    annotate_to = Path(annotate_dir) if annotate_dir is not None else None
+    jobs = jobs or os.cpu_count() or 1
+    tasks = [(p, year, prev_result, annotate_to) for p in files]
+    results: list[FileResult] = []
+    if jobs == 1 or len(tasks) < PARALLEL_FROM:
+        keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
+        for i, task in enumerate(tasks, start=1):
+            result = _check_file(*task)
+            results.append(result if keep else result.slim())
+            if progress:
+                progress(i, len(tasks))
+        return CheckReport(results)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
+            results.append(result)
+            if progress:
+                progress(i, len(tasks))
+    return CheckReport(results)
 
 
 def check_and_annotate(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
-                       annotate_dir: str | Path | None = None) -> CheckReport:
-    """:func:`check_paths`, then an annotated feedback workbook per file in ``annotate_dir`` if given."""
-    from .annotate import annotate
-
+                       annotate_dir: str | Path | None = None, jobs: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> CheckReport:
+    """:func:`check_paths` for the command line: a usage error when nothing given exists."""
+    paths = list(paths)
     missing = [str(p) for p in map(Path, paths) if not p.exists()]
-    if missing and len(missing) == len(list(paths)):
+    if missing and len(missing) == len(paths):
         raise UsageError(f"找不到要检查的文件：{'、'.join(missing)}")
-    report = check_paths(paths, year=year, previous=previous)
-    if annotate_dir is not None:
-        for result in report.files:
-            result.annotated = annotate(result, annotate_dir)
-    return report
+    return check_paths(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs, progress=progress)

@@ -34,6 +34,23 @@ class FormatChoice(str, Enum):
     f2019 = "2019"
 
 
+def _progress_bar(label: str):
+    """A one-line progress display on a terminal, for batches long enough to wait on."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < 100:
+            return
+        width = 30
+        filled = width * done // total
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\r{label} {done}/{total} [{'#' * filled}{'.' * (width - filled)}]{end}")
+        sys.stderr.flush()
+
+    return show
+
+
 def _fail(exc: Exception) -> None:
     """Print a user-facing error in Chinese and exit; a traceback only with XXGK_DEBUG=1."""
     if os.environ.get("XXGK_DEBUG"):
@@ -103,13 +120,15 @@ def check_cmd(
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate", help="把带批注的反馈工作簿写到此文件夹"),
     previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或全县汇总表（用于核对上年结转）"),
     year: Optional[int] = typer.Option(None, "--year", help="本次收集的报告年度"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="并行进程数（默认每个处理器核心一个）"),
 ) -> None:
     """检查各单位报回的报表：公式、表格结构、勾稽关系和文字与表格是否一致。
 
     退出码：0 没有错误；1 有文件有错误或无法读取；2 用法错误。
     """
     try:
-        report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir)
+        report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs,
+                                    progress=_progress_bar("已检查"))
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     if as_json:

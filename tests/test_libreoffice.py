@@ -142,6 +142,9 @@ def test_calc_saved_workbook_reads_like_openpyxl_saved(tmp_path):
         wb[sheet][cell] = value
     by_openpyxl = tmp_path / "saved-by-openpyxl.xlsx"
     wb.save(by_openpyxl)
+    from test_reader_differential import test_reader_equals_openpyxl
+
+    test_reader_equals_openpyxl(by_calc)  # the one-pass reader agrees with openpyxl on Calc's file too
     a, b = read_submission(by_calc), read_submission(by_openpyxl)
     assert a.identified_by == b.identified_by == "metadata"
     assert {f.id: a.raw[f.id] for f in spec.inputs()} == {f.id: b.raw[f.id] for f in spec.inputs()}
