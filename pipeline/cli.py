@@ -15,6 +15,7 @@ import typer
 from .check import STATUS_LABELS, check_and_annotate
 from .demo import run_demo
 from .merge import merge
+from .importer import import_report
 from .report import write_report
 from .workspace import init_workspace, open_workspace, receive, workspace_status
 from .errors import UsageError, XxgkError
@@ -222,6 +223,37 @@ def report_cmd(
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     typer.echo(f"已生成报告：{output}（{doc.title}）")
+
+
+@app.command("import")
+def import_cmd(
+    sources: list[Path] = typer.Argument(..., help="公开发布的年度报告：.txt、.md、.html 或 .docx"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件夹（每份报告写一个填报表）"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+    year: Optional[int] = typer.Option(None, "--year", help="报告年度（仅作提示）"),
+    format: Optional[FormatChoice] = typer.Option(None, "--format", help="国家格式；缺省时按表格文字识别"),
+) -> None:
+    """把已公开的年度报告（网页、Word、抓取的文字）读成填报表；无法确定的数留空并列出。"""
+    results, errors = [], 0
+    for source in sources:
+        try:
+            results.append(import_report(source, output, year=year, format_id=format.value if format else None))
+        except XxgkError as exc:
+            if isinstance(exc, UsageError):
+                _fail(exc)
+            errors += 1
+            typer.echo(f"错误：{exc}", err=True)
+        except Exception as exc:  # noqa: BLE001 - rendered by _fail
+            _fail(exc)
+    if as_json:
+        typer.echo(json.dumps({"files": [r.to_dict() for r in results]}, ensure_ascii=False, indent=2, default=str))
+    else:
+        for r in results:
+            typer.echo(f"{r.path} → {r.workbook}（{r.spec.format}年格式，{r.year or '年度不明'}，"
+                       f"{len(r.uncertain)}个数无法确定）")
+            for f in r.findings:
+                typer.echo(f"  提醒 {f.message}")
+    raise typer.Exit(1 if errors else 0)
 
 
 @app.command("demo")

@@ -64,6 +64,7 @@ class Filling:
     values: dict[str, Any] = field(default_factory=dict)
     prose: dict[str, str] = field(default_factory=dict)
     lock_office: bool = True
+    meta: dict[str, str] = field(default_factory=dict)  # provenance (an imported report's source and sha256)
 
 
 def display_width(text: str) -> int:
@@ -325,6 +326,8 @@ class _Writer:
             "spec_sha256": spec.layout_sha256,
             "office_code": self.filling.office.get("code"),
             "generator": GENERATOR,
+            **{k: None for k in ("source", "source_sha256")},
+            **self.filling.meta,
         }
         for fld in meta["fields"]:
             col, row = split_cell(fld["cell"])

@@ -550,14 +550,20 @@ class StatusReport:
         return "\n".join(lines)
 
 
-def current_submissions(ws: Workspace, conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
-    """Each office's current submission: the one received last (ties: recorded last)."""
+def current_submissions(ws: Workspace, conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Each office's current submission: the content received last (ties: recorded last).
+
+    A file's time of receipt is its earliest arrival, whichever copy was processed first:
+    two runs at once may record an identical re-send before the original.
+    """
     rows = conn.execute(
-        "SELECT s.*, f.archive_path FROM submissions s JOIN files f USING(sha256)"
-        " WHERE s.office_code IS NOT NULL AND s.duplicate_of IS NULL AND s.status != 'pending'"
-        " ORDER BY s.received_at, s.id").fetchall()
-    current: dict[str, sqlite3.Row] = {}
-    for row in rows:
+        "SELECT s.*, f.archive_path,"
+        " (SELECT MIN(d.received_at) FROM submissions d WHERE d.id = s.id OR d.duplicate_of = s.id) AS first_received"
+        " FROM submissions s JOIN files f USING(sha256)"
+        " WHERE s.office_code IS NOT NULL AND s.duplicate_of IS NULL AND s.status != 'pending'").fetchall()
+    ordered = sorted((dict(r, received_at=r["first_received"]) for r in rows), key=lambda r: (r["received_at"], r["id"]))
+    current: dict[str, dict[str, Any]] = {}
+    for row in ordered:
         current[row["office_code"]] = row
     return current
 

@@ -355,3 +355,15 @@ def test_send_replies_through_smtp(ws, sample_mail):
     assert [a.get_filename() for a in msg.iter_attachments()] == ["QX012_青溪县东城街道办事处_2025.校验结果.xlsx"]
     with open_workspace(ws.path).db() as conn:
         assert conn.execute("SELECT COUNT(*) FROM drafts WHERE sent_at IS NULL").fetchone()[0] == 0
+
+
+def test_resend_recorded_before_the_original_keeps_the_first_arrival(ws, sample_mail):
+    from pipeline.workspace import local_time
+
+    resend = next(p for p in sample_mail if "重发" in p.name)
+    original = next(p for p in sample_mail if p.name == "02_QX002.eml")
+    receive(ws, [str(resend)])
+    receive(ws, [str(original)])
+    office = next(o for o in workspace_status(ws).offices if o["code"] == "QX002")
+    assert local_time(office["received_at"]).strftime("%m-%d %H:%M") == "01-15 16:05"
+    assert office["versions"] == 1

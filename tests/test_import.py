@@ -1,0 +1,162 @@
+"""Importing published reports: the seed as scraped, and round trips through our own reports."""
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from typer.testing import CliRunner
+
+from pipeline import Filling, get_spec, write_workbook
+from pipeline.check import check_paths
+from pipeline.cli import app
+from pipeline.fill import consistent_values
+from pipeline.importer import import_report, import_tokens, tokens_of, _text_tokens
+from pipeline.report import build_report, load_source, render_html, render_markdown, write_report
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_933a5e646555734d.txt"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def seed_import(tmp_path_factory):
+    if not SEED.exists():
+        pytest.skip("the seed report is not beside the checkout")
+    return import_report(SEED, tmp_path_factory.mktemp("seed"))
+
+
+def test_seed_imports_to_the_figures_it_shows(seed_import):
+    result = seed_import
+    spec = get_spec("2019")
+    assert result.spec.format == "2019" and result.year == 2020
+    shown = {f.id: 0 for f in spec.inputs()}
+    shown["t2.art20_8.fees.prev_count"] = 1
+    shown["t2.art20_8.fees.change"] = None  # blank in the report
+    # The scrape lost cells in three rows of 表三: those rows stay empty and are reported.
+    lost_rows = ["new", "carried_over", "withheld_secret"]
+    lost = [f.id for f in spec.inputs() if f.table_id == "t3" and f.row_id in lost_rows]
+    for fid in lost:
+        shown[fid] = None
+    assert result.figures == shown
+    assert sorted(result.uncertain) == sorted(lost)
+    assert [f.code for f in result.findings] == ["import-uncertain"] * 3
+    assert "加强平台建设" in result.prose["s1"] and "工作重视程度仍然不够" in result.prose["s5"]
+    assert result.prose["s6"] == "无。"
+
+
+def test_check_on_the_imported_seed_reports_the_blank_cell(seed_import):
+    findings = check_paths([seed_import.workbook]).files[0].findings
+    blank = [(f.code, f.figure) for f in findings if f.code == "value-blank"]
+    assert ("value-blank", "t2.art20_8.fees.change") in blank
+
+
+def _office_workbook(tmp_path, seed, name="o.xlsx"):
+    spec = get_spec("2021")
+    values = consistent_values(spec, random.Random(seed), office_kind="县直部门")
+    office = {"name": "往返测试局", "kind": "县直部门", "code": "R1", "year": 2025, "filler": "x", "phone": "1",
+              "date": "2026-01-01"}
+    return spec, values, write_workbook(spec, tmp_path / name, Filling(office=office, values=values))
+
+
+def _same_figures(imported, spec, values):
+    expected = {f.id: values[f.id] for f in spec.inputs()}
+    got = {k: v for k, v in imported.figures.items()}
+    assert imported.uncertain == []
+    for fid, v in expected.items():
+        assert got[fid] == pytest.approx(v), fid
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), fmt=st.sampled_from(["html", "md", "docx"]))
+def test_round_trip_through_our_reports(tmp_path, seed, fmt):
+    spec, values, path = _office_workbook(tmp_path, seed)
+    out = tmp_path / f"report.{fmt}"
+    write_report(path, out)
+    imported = import_report(out, tmp_path / "imported")
+    assert imported.spec.format == "2021" and imported.year == 2025 and imported.office == "往返测试局"
+    _same_figures(imported, spec, values)
+    assert check_paths([imported.workbook]).files[0].status in ("ok", "warnings")
+
+
+def _flatten(md: str, style: str, drop_empty: bool = False) -> str:
+    """A Markdown report flattened as scrapers flatten HTML: one cell per line, pipes, split labels."""
+    lines = []
+    for line in md.splitlines():
+        if line.startswith("|") and "---" not in line:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if style == "pipes":
+                lines.append(" | ".join(cells))
+            else:
+                for c in cells:
+                    if style == "split" and len(c) > 6 and not re.fullmatch(r"[\d.]+", c):
+                        lines += [c[:3], c[3:]]  # "本年新\n制作数量"
+                    else:
+                        lines.append(c)
+                    lines.append("")
+        else:
+            lines.append(line.lstrip("#").strip())
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("style", ["cells", "pipes"])
+def test_flattened_text_imports_identically(tmp_path, style):
+    spec, values, path = _office_workbook(tmp_path, 11)
+    md = render_markdown(build_report(load_source(path)))
+    src = tmp_path / f"flat-{style}.txt"
+    src.write_text(_flatten(md, style), encoding="utf-8")
+    _same_figures(import_report(src, tmp_path / "out"), spec, values)
+
+
+def test_dropped_cells_are_reported_exactly(tmp_path):
+    spec, values, path = _office_workbook(tmp_path, 12)
+    md = render_markdown(build_report(load_source(path)))
+    lines = _flatten(md, "cells").splitlines()
+    # Drop one value cell from the 予以公开 row of 表三, as a scrape that loses an empty cell.
+    at = next(i for i, line in enumerate(lines) if line.strip() == "（一）予以公开")
+    value_lines = [i for i in range(at + 1, len(lines)) if re.fullmatch(r"[\d.]+", lines[i].strip())]
+    del lines[value_lines[2]]
+    src = tmp_path / "dropped.txt"
+    src.write_text("\n".join(lines), encoding="utf-8")
+    imported = import_report(src, tmp_path / "out")
+    row = [f.id for f in spec.inputs() if f.table_id == "t3" and f.row_id == "disclosed"]
+    assert sorted(imported.uncertain) == sorted(row)
+    assert all(imported.figures[f] is None for f in row)
+    others = {f.id for f in spec.inputs()} - set(row)
+    for fid in others:
+        assert imported.figures[fid] == pytest.approx(values[fid]), fid
+
+
+def test_altered_labels_and_units(tmp_path):
+    text = "\n".join([
+        "二、主动公开政府信息情况", "第二十条第（一）项", "信息内容", "本年发件", "本年废止件数", "现行有效件",
+        "规章", "0", "0", "0", "规范性文件", "3", "1", "5",
+        "第二十条第（八）项", "信息内容", "本年收费金额（单位：万元）", "行政事业性收费", "26.55",
+    ])
+    tokens = _text_tokens(text, "t.txt")
+    imported = import_tokens(tokens, Path("t.txt"), "0", year=2022)
+    assert imported.spec.format == "2021"
+    assert imported.figures["t2.art20_1.normative.made"] == 3
+    assert imported.figures["t2.art20_1.normative.in_force"] == 5
+    assert imported.figures["t2.art20_8.fees.amount"] == 26.55
+
+
+def test_units_in_cells(tmp_path):
+    text = "\n".join(["二、主动公开政府信息情况", "第二十条第（九）项", "信息内容", "采购项目数", "采购总金额",
+                      "政府集中采购", "3", "251000元"])
+    imported = import_tokens(_text_tokens(text, "t.txt"), Path("t.txt"), "0", year=2019)
+    assert imported.spec.format == "2019"
+    assert imported.figures["t2.art20_9.procurement.projects"] == 3
+    assert imported.figures["t2.art20_9.procurement.amount"] == 251000
+
+
+def test_import_cli_json(seed_import, tmp_path):
+    result = runner.invoke(app, ["import", str(SEED), "-o", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    f = data["files"][0]
+    assert {"path", "format", "year", "office", "figures", "uncertain", "findings"} <= set(f)
+    assert f["format"] == "2019" and f["figures"]["t2.art20_8.fees.prev_count"] == 1
+    bad = runner.invoke(app, ["import", str(tmp_path / "x.pdf"), "-o", str(tmp_path)])
+    assert bad.exit_code == 2
