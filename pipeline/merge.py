@@ -23,7 +23,7 @@ from .fsutil import atomic_write_text
 from .spec import Figure, Spec, format_for_year
 from .template import Filling, write_workbook
 from .workspace import Workspace, current_submissions, local_time
-from .xlexpr import Cells, Num, Sum, col_letters
+from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
 
 _INCLUDED = {"ok", "warnings"}
 
@@ -186,9 +186,11 @@ class _RollupSheets:
         else:
             ws.write_string(row, col, str(value), fmt or self.text)
 
-    def formula(self, ws, row: int, col: int, expr) -> Any:
+    def formula(self, ws, row: int, col: int, expr, value: Any = None) -> Any:
+        """Write a formula with its result: evaluated from the tree, or given when already known."""
         ref = f"{col_letters(col + 1)}{row + 1}"
-        value = expr.eval(lambda s, c: self.cells.get((s, c)))
+        if value is None:
+            value = expr.eval(lambda s, c: self.cells.get((s, c)))
         self.cells[(ws.get_name(), ref)] = value
         ws.write_formula(row, col, expr.formula(ws.get_name()), self.num, value)
         return value
@@ -223,8 +225,10 @@ class _RollupSheets:
             self.office_rows[o.code] = r
             for c, v in enumerate([o.code, o.name, o.kind, label.get(o.status, o.status), "是" if o.included else "否"]):
                 self.put(ws, r, c, v)
+            # The figures are plain numbers nothing here evaluates: write them straight (the hot loop).
+            write, fmt, values = ws.write_number, self.num, o.values
             for fid, c in self.figure_cols.items():
-                self.put(ws, r, c, _tidy(o.values.get(fid, 0)))
+                write(r, c, _tidy(values.get(fid, 0)), fmt)
             r += 1
         ws.freeze_panes(2, 2)
         ws.set_column(0, 0, 10)
@@ -242,15 +246,29 @@ class _RollupSheets:
         for i, f in enumerate(self.spec.figures):
             self.put(ws, 0, 2 + i, f.label, self.head)
         self.kind_rows: dict[str, int] = {}
+        rows = sorted(self.office_rows.values())
+        first, last = (rows[0] + 1, rows[-1] + 1) if rows else (3, 3)
+        columns: dict[int, Cells] = {}
+
+        def column(c: int) -> Cells:
+            if c not in columns:
+                columns[c] = Cells(offices_name, tuple(f"{col_letters(c + 1)}{r}" for r in range(first, last + 1)))
+            return columns[c]
+
+        included = (column(4), "是")
         for r, kind in enumerate(kinds + ["合计"], start=1):
             members = [o for o in self.offices if o.included and (kind == "合计" or o.kind == kind)]
             self.kind_rows[kind] = r
             self.put(ws, r, 0, kind)
             self.put(ws, r, 1, len(members))
+            # SUMIFS over the offices sheet: short formulas, however many offices there are. The
+            # stored result is the same sum over the same offices (SumIfs.eval gives it too, slowly;
+            # tests/test_libreoffice.py has Calc recalculate a rollup and compare).
+            criteria = (included,) if kind == "合计" else (included, (column(2), kind))
             for i, f in enumerate(self.spec.figures):
-                col = col_letters(self.figure_cols[f.id] + 1)
-                cells = tuple(f"{col}{self.office_rows[o.code] + 1}" for o in members)
-                self.formula(ws, r, 2 + i, Sum(Cells(offices_name, cells)) if cells else Num(0))
+                expr = SumIfs(column(self.figure_cols[f.id]), criteria) if rows else Num(0)
+                total = _tidy(sum(o.values.get(f.id, 0) for o in members))
+                self.formula(ws, r, 2 + i, expr, value=total)
         ws.set_column(0, 1, 14)
         ws.set_column(2, 2 + len(self.spec.figures), 12)
         ws.set_row(0, 60)

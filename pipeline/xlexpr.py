@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 from .spec import split_cell
@@ -93,6 +94,12 @@ def collapse_ranges(cells: list[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
+@lru_cache(maxsize=8192)
+def _collapse_cached(cells: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    # Rollups reuse the same column ranges in hundreds of formulas.
+    return collapse_ranges(list(cells))
+
+
 class Expr:
     """A formula node."""
 
@@ -149,7 +156,7 @@ class Cells:
     cells: tuple[str, ...]
 
     def ranges(self) -> list[tuple[str, list[str]]]:
-        return collapse_ranges(list(self.cells))
+        return _collapse_cached(self.cells)
 
     def refs(self, home: str) -> list[str]:
         prefix = "" if self.sheet == home else _quote_sheet(self.sheet) + "!"
@@ -174,6 +181,29 @@ class Sum(Expr):
 
     def eval(self, get: Lookup) -> Value:
         return sum(_numbers(self.cells.values(get)))
+
+
+@dataclass(frozen=True)
+class SumIfs(Expr):
+    """SUMIFS over one column range, counting rows whose criteria columns hold the given texts."""
+
+    target: Cells
+    criteria: tuple[tuple[Cells, str], ...]
+
+    def excel(self, home: str) -> str:
+        parts = [self.target.refs(home)[0]]
+        for cells, text in self.criteria:
+            parts += [cells.refs(home)[0], Text(text).excel(home)]
+        return "SUMIFS(" + ",".join(parts) + ")"
+
+    def eval(self, get: Lookup) -> Value:
+        columns = [cells.values(get) for cells, _ in self.criteria]
+        wanted = [text.casefold() for _, text in self.criteria]
+        total = 0
+        for i, v in enumerate(self.target.values(get)):
+            if is_number(v) and all(isinstance(c[i], str) and c[i].casefold() == w for c, w in zip(columns, wanted)):
+                total += v
+        return total
 
 
 @dataclass(frozen=True)

@@ -179,3 +179,28 @@ def test_rows_inserted_in_calc_are_followed_by_names(tmp_path):
     result = check_submission(sub)
     assert sorted({(f.code, f.sheet) for f in result.findings}) == [
         ("structure-moved", t3), ("structure-unprotected", t3)]
+
+
+def test_rollup_results_equal_calcs_recalculation(tmp_path):
+    """The rollup's stored results (totals by office kind, charts' data) are what Calc computes."""
+    from pipeline.merge import merge
+    from pipeline.samples import write_sample_mail
+    from pipeline.workspace import init_workspace, receive
+
+    mail = write_sample_mail(tmp_path / "mail")
+    ws = init_workspace(tmp_path / "ws", Path(__file__).resolve().parent.parent / "samples" / "roster.csv", 2025)
+    receive(ws, [str(mail[0].parent)])
+    result = merge(ws, tmp_path / "rollup.xlsx")
+    spec = result.spec
+    names = spec.raw["rollup"]["sheets"]
+    _, cached = load_both(result.path)
+    read = []
+    for key in ("by_kind", "charts"):
+        sheet = cached[names[key]]
+        for row in sheet.iter_rows(min_row=2, max_row=sheet.max_row, min_col=2, max_col=min(sheet.max_column, 40)):
+            read += [[names[key], c.coordinate] for c in row if isinstance(c.value, (int, float))]
+    assert len(read) > 100
+    calc, _ = run_calc(tmp_path, result.path, [], read)
+    for (sheet, cell), before, after in zip(read, calc["before"], calc["after"]):
+        assert float(after) == pytest.approx(float(before)), (sheet, cell)
+        assert float(before) == pytest.approx(cached[sheet][cell].value), (sheet, cell)
