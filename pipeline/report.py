@@ -437,7 +437,8 @@ def render_docx(doc: ReportDoc, path: Path, templates: Path = TEMPLATES) -> None
                     t.cell(r, c).paragraphs[0].style = "Table Text"
                     t.cell(r, c).paragraphs[0].add_run(text)
         for chart in s.charts:
-            d.add_picture(io.BytesIO(render_chart(chart, "png")), width=Cm(15))
+            holder = d.add_paragraph(style="Figure Caption")
+            holder.add_run().add_picture(io.BytesIO(render_chart(chart, "png")), width=Cm(15))
             d.add_paragraph(chart.title, style="Figure Caption")
     # Page numbers: "— 1 —" in the footer (python-docx has no API for fields).
     footer = d.sections[0].footer.paragraphs[0]

@@ -73,6 +73,8 @@ def build(path: Path) -> None:
     _font(caption, "黑体", 12)
     _paragraph(caption, exact=None, align=WD_ALIGN_PARAGRAPH.CENTER)
     caption.paragraph_format.first_line_indent = Pt(0)
+    # Single spacing: a picture in a paragraph of exact 28 pt lines would be cut to 28 pt.
+    caption.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
     footer = styles["Footer"]
     _font(footer, "宋体", 14)
     footer.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
