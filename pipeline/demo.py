@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .check import STATUS_LABELS, CheckReport, check_and_annotate
 from .fsutil import atomic_write_text

@@ -408,7 +408,7 @@ def render_docx(doc: ReportDoc, path: Path, templates: Path = TEMPLATES) -> None
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
-    from docx.shared import Cm, Pt
+    from docx.shared import Cm
 
     d = Document(str(templates / "reference.docx"))
     body = d.element.body

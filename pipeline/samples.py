@@ -8,8 +8,6 @@ reports make, so that the demo and tests have something to find. The seed report
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -21,7 +19,7 @@ import yaml
 from .fill import consistent_values, totals
 from .fsutil import atomic_write_text
 from .spec import Spec, format_for_year, get_spec
-from .template import Filling, office_filename, write_workbook
+from .template import Filling, office_filename, roster_to_csv, write_workbook
 
 SAMPLE_YEAR = 2025
 COUNTY = "青溪县"  # fictional
@@ -150,12 +148,7 @@ def seed_sample() -> Sample:
 
 
 def roster_csv() -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["单位代码", "单位名称", "单位类型", "联系邮箱"])
-    for o in ROSTER:
-        writer.writerow([o["code"], o["name"], o["kind"], o["email"]])
-    return buf.getvalue()
+    return roster_to_csv(ROSTER)
 
 
 def write_samples(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[tuple[Path, str | None]]:

@@ -430,7 +430,7 @@ def read_roster(path: str | Path) -> list[dict[str, str]]:
     """Read a roster (CSV in UTF-8 or GBK, or xlsx; columns 单位代码,单位名称,单位类型,联系邮箱)."""
     path = Path(path)
     rows = [r for r in _roster_rows(path) if any(c.strip() for c in r)]
-    columns = {"单位代码": "code", "单位名称": "name", "单位类型": "kind", "联系邮箱": "email"}
+    columns = ROSTER_COLUMNS
     header = [c.strip() for c in rows[0]] if rows else []
     if not set(columns) <= set(header):
         raise InputError(f"名单文件 {path} 缺少列：需要 {','.join(columns)}")
@@ -442,6 +442,19 @@ def read_roster(path: str | Path) -> list[dict[str, str]]:
             raise InputError(f"名单文件 {path} 第{lineno}行缺少单位代码或单位名称")
         offices.append(office)
     return offices
+
+
+ROSTER_COLUMNS = {"单位代码": "code", "单位名称": "name", "单位类型": "kind", "联系邮箱": "email"}
+
+
+def roster_to_csv(offices: list[dict[str, str]]) -> str:
+    """A roster as CSV text in the columns :func:`read_roster` reads."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(list(ROSTER_COLUMNS))
+    for o in offices:
+        writer.writerow([o.get(key, "") for key in ROSTER_COLUMNS.values()])
+    return buf.getvalue()
 
 
 def office_filling(office: dict[str, str], year: int | None) -> Filling:

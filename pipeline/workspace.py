@@ -9,8 +9,6 @@ nothing; an identical file sent again is recorded as a re-send of the first.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sqlite3
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .annotate import annotate, annotated_name
-from .check import STATUS_LABELS, check_submission, iter_paths
+from .check import STATUS_LABELS, check_submission
 from .errors import InputError, UsageError
 from .findings import finding
 from .fsutil import atomic_write_bytes, atomic_write_text
@@ -40,7 +38,7 @@ from .mail import (
 )
 from .reader import read_submission
 from .spec import format_for_year
-from .template import read_roster
+from .template import read_roster, roster_to_csv
 
 try:
     from zoneinfo import ZoneInfo
@@ -137,15 +135,6 @@ class Workspace:
         return self.deadline is not None and local_time(received_at).date() > self.deadline
 
 
-def _write_roster_csv(offices: list[dict[str, str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["单位代码", "单位名称", "单位类型", "联系邮箱"])
-    for o in offices:
-        w.writerow([o["code"], o["name"], o["kind"], o["email"]])
-    return buf.getvalue()
-
-
 def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: str | None = None) -> Workspace:
     """Create a workspace: roster, settings, archive, outbox and ledger.
 
@@ -182,7 +171,7 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
     for sub in ("archive", "outbox", "outbox/drafts"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     atomic_write_text(settings_path, json.dumps(settings, ensure_ascii=False, indent=2))
-    atomic_write_text(path / "roster.csv", _write_roster_csv(offices))
+    atomic_write_text(path / "roster.csv", roster_to_csv(offices))
     ws = Workspace(path, settings)
     with ws.db() as conn:
         conn.executescript(SCHEMA)

@@ -1,7 +1,6 @@
 """Hostile and broken input: every corpus case gets its outcome, in bounded time and memory, without a traceback."""
 
 import json
-import os
 import resource
 import subprocess
 import sys

@@ -13,8 +13,8 @@ from pipeline import Filling, get_spec, write_workbook
 from pipeline.check import check_paths
 from pipeline.cli import app
 from pipeline.fill import consistent_values
-from pipeline.importer import import_report, import_tokens, tokens_of, _text_tokens
-from pipeline.report import build_report, load_source, render_html, render_markdown, write_report
+from pipeline.importer import import_report, import_tokens, _text_tokens
+from pipeline.report import build_report, load_source, render_markdown, write_report
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_933a5e646555734d.txt"
 runner = CliRunner()
