@@ -1,24 +1,51 @@
-"""xxgk: templates, checks, rollups and reports for 政府信息公开工作年度报告."""
+"""xxgk: templates, checks, rollups and reports for 政府信息公开工作年度报告.
+
+The library behind the ``xxgk`` command; each command calls one of these.
+"""
 
 __version__ = "0.1.0"
 
 from .errors import InputError, SpecError, UsageError, XxgkError  # noqa: E402
 from .spec import Figure, Rule, Spec, available_formats, format_for_year, get_spec, load_spec  # noqa: E402
 from .template import Filling, read_roster, write_workbook  # noqa: E402
+from .reader import Submission, read_submission  # noqa: E402
+from .findings import Finding  # noqa: E402
+from .check import CheckReport, FileResult, check_paths, check_submission  # noqa: E402
+from .annotate import annotate  # noqa: E402
+from .workspace import Workspace, init_workspace, open_workspace, receive, workspace_status  # noqa: E402
+from .merge import merge  # noqa: E402
+from .report import write_report  # noqa: E402
+from .importer import import_report  # noqa: E402
 
 __all__ = [
+    "CheckReport",
     "Figure",
+    "FileResult",
     "Filling",
+    "Finding",
     "InputError",
     "Rule",
     "Spec",
     "SpecError",
+    "Submission",
     "UsageError",
+    "Workspace",
     "XxgkError",
+    "annotate",
     "available_formats",
+    "check_paths",
+    "check_submission",
     "format_for_year",
     "get_spec",
+    "import_report",
+    "init_workspace",
     "load_spec",
+    "merge",
+    "open_workspace",
     "read_roster",
+    "read_submission",
+    "receive",
+    "workspace_status",
+    "write_report",
     "write_workbook",
 ]

@@ -118,7 +118,7 @@ def _sniff(data: bytes, suffix: str) -> str | None:
     return "file-not-workbook:无法识别的文件"
 
 
-def _zip_kind(wb_error: WorkbookError, data: bytes) -> str:
+def _zip_kind(data: bytes) -> str:
     """Name a zip that has no workbook in it."""
     import zipfile
 
@@ -166,7 +166,7 @@ def read_submission(path: str | Path, data: bytes | None = None) -> Submission:
         wb = read_workbook(io.BytesIO(data))
     except WorkbookError as exc:
         if exc.code == "file-not-workbook":
-            sub.findings.append(finding("file-not-workbook", detail=_zip_kind(exc, data)))
+            sub.findings.append(finding("file-not-workbook", detail=_zip_kind(data)))
         else:
             sub.findings.append(finding(exc.code, detail=exc.detail))
         return sub
