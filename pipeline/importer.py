@@ -330,7 +330,15 @@ def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, un
         start, stop = _block_span(block, table, tokens)
         i = start
         while i < stop:
-            row_id = _match_row(tokens[i], labels)
+            row_id, width = _match_row(tokens[i], labels), 1
+            # A label a scrape broke over lines ("本年新收政府信息\n公开申请数量"): join up to three pieces.
+            for k in (2, 3):
+                if row_id is not None or i + k > stop:
+                    break
+                if any(t.value(None)[0] or not t.norm for t in tokens[i:i + k]):
+                    break
+                row_id = _match_row(Token("".join(t.text for t in tokens[i:i + k]), tokens[i].where), labels)
+                width = k
             if row_id is None:
                 i += 1
                 continue
@@ -338,7 +346,7 @@ def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, un
             row = next(r for r in block["rows"] if r["id"] == row_id)
             cells = [f for f in figs if f.block_id == block.get("id") and f.row_id == row_id]
             cells.sort(key=lambda f: [c["id"] for c in columns].index(f.column_id))
-            values, j = [], i + 1
+            values, j = [], i + width
             while j < stop:
                 ok, v = tokens[j].value(cells[min(len(values), len(cells) - 1)].unit if cells else None)
                 if not ok:
@@ -357,17 +365,28 @@ def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, un
             i = j
 
 
+def _label_at(tokens: list[Token], i: int, wanted: set[str]) -> int:
+    """How many tokens from i spell one of the wanted labels (a scrape may break one over lines); 0 if none."""
+    text = ""
+    for k in range(3):
+        if i + k >= len(tokens) or not tokens[i + k].norm or (k and tokens[i + k].value(None)[0]):
+            break
+        text += tokens[i + k].norm
+        if text in wanted:
+            return k + 1
+    return 0
+
+
 def _block_span(block: dict, table: dict, tokens: list[Token]) -> tuple[int, int]:
     """Tokens from a block's own label to the next block's label (the whole table when unlabelled)."""
     if not block.get("label_cells"):
         return 0, len(tokens)
     label = normalize_label(block.get("label_text") or block["label"])
-    starts = [i for i, t in enumerate(tokens) if t.norm == label]
-    if not starts:
+    start = next((i for i in range(len(tokens)) if _label_at(tokens, i, {label})), None)
+    if start is None:
         return 0, 0
-    start = starts[0]
     others = {normalize_label(b.get("label_text") or b["label"]) for b in table["blocks"] if b.get("label_cells")} - {label}
-    stop = next((i for i in range(start + 1, len(tokens)) if tokens[i].norm in others), len(tokens))
+    stop = next((i for i in range(start + 1, len(tokens)) if _label_at(tokens, i, others)), len(tokens))
     return start, stop
 
 

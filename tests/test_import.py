@@ -100,7 +100,7 @@ def _flatten(md: str, style: str, drop_empty: bool = False) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("style", ["cells", "pipes"])
+@pytest.mark.parametrize("style", ["cells", "pipes", "split"])
 def test_flattened_text_imports_identically(tmp_path, style):
     spec, values, path = _office_workbook(tmp_path, 11)
     md = render_markdown(build_report(load_source(path)))
