@@ -468,16 +468,19 @@ def _receive_mail(ws: Workspace, conn: sqlite3.Connection, mail: Mail, result: R
         _receive_one(ws, conn, inc, result)
 
 
+def _with_office(conn: sqlite3.Connection, sub_id: int) -> sqlite3.Row:
+    return conn.execute("SELECT s.*, o.name AS office_name FROM submissions s LEFT JOIN offices o"
+                        " ON o.code = s.office_code WHERE s.id=?", (sub_id,)).fetchone()
+
+
 def _receive_one(ws: Workspace, conn: sqlite3.Connection, inc: Incoming, result: ReceiveResult) -> None:
     sub_id, state = _record(ws, conn, inc)
     if state == "new":
         result.items.append(_process(ws, conn, sub_id))
         return
-    row = conn.execute("SELECT s.*, o.name AS office_name FROM submissions s LEFT JOIN offices o ON o.code = s.office_code"
-                       " WHERE s.id=?", (sub_id,)).fetchone()
+    row = _with_office(conn, sub_id)
     if state == "duplicate":
-        first = conn.execute("SELECT s.*, o.name AS office_name FROM submissions s LEFT JOIN offices o"
-                             " ON o.code = s.office_code WHERE s.id=?", (row["duplicate_of"],)).fetchone()
+        first = _with_office(conn, row["duplicate_of"])
         with conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("UPDATE submissions SET office_code=? WHERE id=?", (first["office_code"], sub_id))
