@@ -20,7 +20,7 @@ from .errors import UsageError
 from .findings import Finding, finding
 from .reader import Submission, normalize_label, parse_year, read_submission
 from .rules import sum_of
-from .spec import Figure, RuleInstance, Spec
+from .spec import Figure, RuleInstance, Spec, recompute
 from .xlexpr import general, is_number
 
 CELL_TEXT_LIMIT = 32767  # characters an Excel cell holds
@@ -188,20 +188,6 @@ def _rule_finding(rule_inst: RuleInstance, sub: Submission, fid: str | None, mes
     rule = rule_inst.rule
     where = _where(sub, fid) if fid else {"sheet": None, "cell": None, "figure": None}
     return Finding(rule.code, rule.severity, message, where["sheet"], where["cell"], fid, rule.id, expected, actual)
-
-
-def _recompute(spec: Spec, inputs: dict[str, float | None]) -> dict[str, float]:
-    values: dict[str, float] = {}
-
-    def get(fid: str) -> float:
-        if fid not in values:
-            f = spec.figure(fid)
-            values[fid] = sum(get(p) for p in f.sum) if f.kind == "computed" else (inputs.get(fid) or 0)
-        return values[fid]
-
-    for f in spec.figures:
-        get(f.id)
-    return values
 
 
 def _structure(sub: Submission) -> list[Finding]:
@@ -450,7 +436,7 @@ def check_submission(sub: Submission, *, year: int | None = None, previous: File
         inputs[f.id] = value
     # Blank and invalid cells count as 0 for the rules, as the template's own formulas do,
     # so the office sees every problem in one round.
-    values = _recompute(spec, inputs)
+    values = recompute(spec, inputs)
     result.values = values
     if sub.identified_by in ("metadata", "names"):
         result.findings += _structure(sub)

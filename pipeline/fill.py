@@ -10,7 +10,7 @@ import math
 import random
 from typing import Any
 
-from .spec import Figure, Spec
+from .spec import Figure, Spec, recompute
 
 
 def _input_parts(spec: Spec, fid: str) -> list[str]:
@@ -34,22 +34,8 @@ def _draw(spec: Spec, fig: Figure, rng: random.Random, scale: int) -> float | in
 
 
 def totals(spec: Spec, values: dict[str, Any]) -> dict[str, float]:
-    """Every figure's value, computed ones recomputed from the inputs (text and blank count as 0)."""
-    out: dict[str, float] = {}
-
-    def value(fid: str) -> float:
-        if fid not in out:
-            fig = spec.figure(fid)
-            if fig.kind == "computed":
-                out[fid] = sum(value(p) for p in fig.sum)
-            else:
-                v = values.get(fid)
-                out[fid] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
-        return out[fid]
-
-    for f in spec.figures:
-        value(f.id)
-    return out
+    """Every figure's value, computed ones recomputed from the inputs (see :func:`pipeline.spec.recompute`)."""
+    return recompute(spec, values)
 
 
 def consistent_values(spec: Spec, rng: random.Random, *, office_kind: str | None = None, scale: int = 6) -> dict[str, Any]:

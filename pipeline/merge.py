@@ -20,7 +20,7 @@ from typing import Any
 
 from .check import STATUS_LABELS
 from .fsutil import atomic_write_text
-from .spec import Figure, Spec, format_for_year
+from .spec import Figure, Spec, format_for_year, recompute
 from .template import Filling, write_workbook
 from .workspace import Workspace, current_submissions, local_time
 from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
@@ -57,20 +57,6 @@ class MergeResult:
         return [o for o in self.offices if not o.included]
 
 
-def _recompute(spec: Spec, inputs: dict[str, float]) -> dict[str, float]:
-    out = dict(inputs)
-    for f in spec.figures:
-        if f.kind == "computed":
-            out[f.id] = _value(spec, f, out)
-    return out
-
-
-def _value(spec: Spec, f: Figure, values: dict[str, float]) -> float:
-    if f.id in values and f.kind == "input":
-        return values[f.id]
-    return sum(_value(spec, spec.figure(p), values) for p in f.sum)
-
-
 def _tidy(x: float) -> float | int:
     """Sums of decimals drift (0.1+0.2); counts stay integers."""
     x = round(x, 6)
@@ -101,7 +87,7 @@ def collect(ws: Workspace, include_errors: bool = False) -> tuple[Spec, list[Off
                 row.included = True
             if cur["values_json"] and cur["format"] == spec.format:
                 inputs = {k: v for k, v in json.loads(cur["values_json"]).items() if spec.has_figure(k)}
-                row.values = _recompute(spec, inputs)
+                row.values = recompute(spec, inputs)
             rows.append(row)
     return spec, rows
 
@@ -123,7 +109,7 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False) -> Merge
     office_info = {"name": f"{_county_name(ws)}（汇总）", "kind": rollup["kind"], "code": "汇总", "year": ws.year,
                    "filler": ws.settings.get("signature") or "政务公开办", "phone": ws.settings.get("phone") or "",
                    "date": date.today().isoformat()}
-    all_values = _recompute(spec, totals)
+    all_values = recompute(spec, totals)
 
     def extra(wb, fmt):
         _RollupSheets(spec, wb, fmt, ws, offices, all_values).write()

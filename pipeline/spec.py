@@ -267,6 +267,26 @@ class Spec:
         }
 
 
+def recompute(spec: Spec, values: dict[str, Any]) -> dict[str, float]:
+    """Every figure's value: inputs as given (text, blank and anything not a number count 0, as
+    SUM does) and every total recomputed from them. Nothing stored in a workbook is trusted."""
+    out: dict[str, float] = {}
+
+    def value(fid: str) -> float:
+        if fid not in out:
+            fig = spec.figure(fid)
+            if fig.kind == "computed":
+                out[fid] = sum(value(p) for p in fig.sum)
+            else:
+                v = values.get(fid)
+                out[fid] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+        return out[fid]
+
+    for f in spec.figures:
+        value(f.id)
+    return out
+
+
 def split_cell(cell: str) -> tuple[str, int]:
     """Split "D12" into ("D", 12)."""
     m = _CELL_RE.match(cell)
