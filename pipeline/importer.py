@@ -217,10 +217,6 @@ class Imported:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-def _labels_of(spec: Spec, table_id: str) -> list[str]:
-    return [normalize_label(t) for t in _row_texts(spec, table_id)]
-
-
 def _row_texts(spec: Spec, table_id: str) -> list[str]:
     table = next(t for t in spec.tables if t["id"] == table_id)
     out = []

@@ -28,7 +28,6 @@ from urllib.parse import unquote, urlparse
 from .errors import InputError, UsageError
 
 MAX_ATTACHMENTS = 50  # per message; the rest are listed, not processed
-ATTACHMENT_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods", ".csv", ".pdf", ".doc", ".docx", ".wps", ".zip", ".rar"}
 
 
 @dataclass
