@@ -106,9 +106,10 @@ def phase(name: str, folder: Path) -> dict:
         report = check_paths([batch], year=2025, annotate_dir=out)
         extra = {"written": len(list(out.glob("*.xlsx")))}
     elif name == "receive":
-        from pipeline.workspace import init_workspace, receive
+        from pipeline.intake import receive
+        from pipeline.workspace import init_workspace
 
-        ws = init_workspace(folder / "ws", folder / "roster.csv", 2025)
+        ws = init_workspace(folder / "ws", folder / "roster.csv", 2025, name="测试县")
         result = receive(ws, [str(batch)])
         extra = {"received": len(result.items)}
     elif name == "merge":

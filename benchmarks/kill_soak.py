@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.samples import write_sample_mail  # noqa: E402
-from pipeline.workspace import init_workspace, open_workspace, workspace_status  # noqa: E402
+from pipeline.status import workspace_status  # noqa: E402
+from pipeline.workspace import init_workspace, open_workspace  # noqa: E402
 
 
 def consistent(path: Path) -> None:
@@ -43,14 +44,14 @@ def main() -> int:
     mail = tmp / "mail"
     write_sample_mail(mail)
     roster = ROOT / "samples" / "roster.csv"
-    ref = init_workspace(tmp / "ref", roster, 2025, "2026-01-31")
+    ref = init_workspace(tmp / "ref", roster, 2025, "2026-01-31", name="测试县")
     subprocess.run([sys.executable, "-m", "pipeline", "receive", str(ref.path), str(mail)], check=True,
                    capture_output=True)
-    expected = workspace_status(ref).to_dict()["offices"]
+    expected = workspace_status(ref).comparable()
     rng = random.Random(args.seed)
     kills = bad = 0
     for run in range(args.runs):
-        ws = init_workspace(tmp / f"ws{run}", roster, 2025, "2026-01-31")
+        ws = init_workspace(tmp / f"ws{run}", roster, 2025, "2026-01-31", name="测试县")
         proc = subprocess.Popen([sys.executable, "-m", "pipeline", "receive", str(ws.path), str(mail)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.2, 3.0))
@@ -63,7 +64,7 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "pipeline", "receive", str(ws.path), str(mail)], check=True,
                            capture_output=True)
             consistent(ws.path)
-            assert workspace_status(open_workspace(ws.path)).to_dict()["offices"] == expected
+            assert workspace_status(open_workspace(ws.path)).comparable() == expected
         except (AssertionError, subprocess.CalledProcessError) as exc:
             bad += 1
             print(f"run {run}: {exc!r}", file=sys.stderr)

@@ -12,12 +12,18 @@ from .reader import Submission, read_submission  # noqa: E402
 from .findings import Finding  # noqa: E402
 from .check import CheckReport, FileResult, check_paths, check_submission  # noqa: E402
 from .annotate import annotate  # noqa: E402
-from .workspace import Workspace, init_workspace, open_workspace, receive, workspace_status  # noqa: E402
+from .workspace import Workspace, init_workspace, open_workspace  # noqa: E402
+from .sources import Arrival  # noqa: E402
+from .intake import receive, receive_file  # noqa: E402
+from .review import accept_submission, reopen, return_submission  # noqa: E402
+from .outbox import remind, send_outgoing  # noqa: E402
+from .status import workspace_status  # noqa: E402
 from .merge import merge  # noqa: E402
 from .report import write_report  # noqa: E402
 from .importer import import_report  # noqa: E402
 
 __all__ = [
+    "Arrival",
     "CheckReport",
     "Figure",
     "FileResult",
@@ -31,6 +37,7 @@ __all__ = [
     "UsageError",
     "Workspace",
     "XxgkError",
+    "accept_submission",
     "annotate",
     "available_formats",
     "check_paths",
@@ -45,6 +52,11 @@ __all__ = [
     "read_roster",
     "read_submission",
     "receive",
+    "receive_file",
+    "remind",
+    "reopen",
+    "return_submission",
+    "send_outgoing",
     "workspace_status",
     "write_report",
     "write_workbook",

@@ -10,6 +10,7 @@ the office is always written as text, never as a formula.
 
 from __future__ import annotations
 
+import io
 from math import ceil
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,12 @@ from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from .check import CELL_TEXT_LIMIT, STATUS_LABELS, FileResult
+from .check import CELL_TEXT_LIMIT, STATUS_LABELS, FileResult, severity_label
 from .findings import Finding, clean_text
 from .fsutil import atomic_path
 from .rules import live_check, live_instances, summary_check
 from .spec import Spec, available_formats, get_spec
-from .template import display_width
+from .textutil import display_width
 from .xlsxpatch import fill_cached_values, rewrite_parts
 from .xlsxread import sheet_parts
 
@@ -32,7 +33,6 @@ _FILL = {
     "error": PatternFill("solid", fgColor="FFC7CE"),
     "warning": PatternFill("solid", fgColor="FFEB9C"),
 }
-_SEVERITY = {"error": "错误", "warning": "提醒"}
 SUFFIX = ".校验结果.xlsx"
 
 
@@ -63,8 +63,11 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
     _text(ws["A1"], f"校验结果：{office} {result.year or ''}年度 —— {STATUS_LABELS[result.status]}")
     errors = sum(1 for f in result.findings if f.severity == "error")
     warnings = len(result.findings) - errors
-    _text(ws["A2"], f"文件：{result.path.name}；错误{errors}项，提醒{warnings}项。错误必须修改，提醒请核实。"
+    _text(ws["A2"], f"文件：{result.path.name}；错误{errors}项，提醒{warnings}项。错误必须修改，提醒请核实"
+                    "（确实无误的，在“文字部分”表的“情况说明”中写明原因）。"
                     "点击“位置”可跳到对应单元格；改好后保存并发回，批注、颜色和本表无须删除。")
+    if result.explanation:
+        _text(ws["A3"], f"单位情况说明：{result.explanation}")
     headers = ["序号", "级别", "位置", "说明", "应为", "实为", "代码"]
     for col, text in enumerate(headers, start=1):
         cell = ws.cell(row=4, column=col)
@@ -72,7 +75,7 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
         cell.font = Font(bold=True)
     for i, f in enumerate(result.findings, start=1):
         row = 4 + i
-        values = [i, _SEVERITY[f.severity], f.where, f.message, f.expected, f.actual, f.code]
+        values = [i, severity_label(f.severity, result.explained(f)), f.where, f.message, f.expected, f.actual, f.code]
         for col, value in enumerate(values, start=1):
             cell = ws.cell(row=row, column=col)
             if col == 1:
@@ -88,10 +91,12 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
         ws.row_dimensions[row].height = 15 * max(1, ceil(display_width(f.message) / 68))
     for col, width in zip("ABCDEFG", (6, 6, 22, 70, 12, 12, 26)):
         ws.column_dimensions[col].width = width
-    for row in (1, 2):
+    for row in (1, 2, 3):
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(headers))
         ws.cell(row=row, column=1).alignment = Alignment(wrap_text=True, vertical="center")
     ws.row_dimensions[2].height = 32
+    if result.explanation:
+        ws.row_dimensions[3].height = 15 * max(1, ceil(display_width(ws["A3"].value) / 150))
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -113,16 +118,16 @@ def _anchor(ws, ref: str):
     return cell
 
 
-def _mark_cells(wb, findings: list[Finding]) -> None:
+def _mark_cells(wb, result: FileResult) -> None:
     by_cell: dict[tuple[str, str], list[Finding]] = {}
-    for f in findings:
+    for f in result.findings:
         if f.sheet and f.cell and f.sheet in wb.sheetnames:
             by_cell.setdefault((f.sheet, f.cell), []).append(f)
     for (sheet, ref), items in by_cell.items():
         cell = _anchor(wb[sheet], ref)
         worst = "error" if any(f.severity == "error" for f in items) else "warning"
         cell.fill = _FILL[worst]
-        text = "\n".join(f"【{_SEVERITY[f.severity]}】{f.message}" for f in items)
+        text = "\n".join(f"【{severity_label(f.severity, result.explained(f))}】{f.message}" for f in items)
         comment = Comment(clean_text(text, 30000), "xxgk")
         comment.width, comment.height = 320, 40 + 40 * len(items)
         cell.comment = comment
@@ -160,24 +165,29 @@ def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
     return out
 
 
-def annotate(result: FileResult, outdir: str | Path) -> Path:
+def annotate(result: FileResult, outdir: str | Path, name: str | None = None) -> Path:
     """Write the annotated copy of a checked file into ``outdir`` and return its path.
 
-    An unreadable file gets a workbook with only the 校验结果 sheet.
+    The copy is made from the bytes that were checked (``result.submission.data``). An
+    unreadable file gets a workbook with only the 校验结果 sheet.
+
+    :param name: the copy's file name (default ``原名.校验结果.xlsx``).
     """
     outdir = Path(outdir)
-    target = outdir / annotated_name(result.path)
+    target = outdir / (name or annotated_name(result.path))
     sub = result.submission
     wb = None
-    if sub is not None and sub.workbook is not None:
+    if sub is not None and sub.workbook is not None and sub.data is not None:
         try:
-            wb = openpyxl.load_workbook(result.path, keep_vba=False, keep_links=False)
+            # The bytes that were checked, not the path: the file may have moved or changed since,
+            # and a workspace reads from its archive under the office's original file name.
+            wb = openpyxl.load_workbook(io.BytesIO(sub.data), keep_vba=False, keep_links=False)
         except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback
             wb = None
     if wb is None:
         wb = openpyxl.Workbook()
         wb.remove(wb.active)
-    _mark_cells(wb, result.findings)
+    _mark_cells(wb, result)
     _write_feedback_sheet(wb, result)
     cached = _cached_results(result)
     with atomic_path(target) as tmp:

@@ -28,6 +28,13 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods"}
 STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误", "unreadable": "无法读取"}
 
 
+def severity_label(severity: str, explained: bool = False) -> str:
+    """错误 / 提醒 / 提醒（已说明）: how every view names a finding's severity."""
+    if severity == "error":
+        return "错误"
+    return "提醒（已说明）" if explained else "提醒"
+
+
 @dataclass
 class FileResult:
     """The findings for one file, with what identifies it.
@@ -46,6 +53,7 @@ class FileResult:
     year: int | None = None
     sha256: str = ""
     readable: bool = False
+    explanation: str | None = None  # the office's 情况说明: its warnings show as 已说明
 
     def __post_init__(self) -> None:
         sub = self.submission
@@ -55,11 +63,16 @@ class FileResult:
             self.year = sub.year
             self.sha256 = sub.sha256
             self.readable = sub.readable
+            self.explanation = sub.explanation
 
     def slim(self) -> "FileResult":
         """The same result without the workbook and figures: cheap to keep and to pass between processes."""
         return FileResult(self.path, None, self.findings, {}, self.annotated, self.office_info, self.format,
-                          self.year, self.sha256, self.readable)
+                          self.year, self.sha256, self.readable, self.explanation)
+
+    def explained(self, f: Finding) -> bool:
+        """A warning the office has explained in its 情况说明 (the reviewer still decides)."""
+        return f.severity == "warning" and bool(self.explanation)
 
     @property
     def status(self) -> str:
@@ -84,7 +97,8 @@ class FileResult:
             "year": self.year,
             "sha256": self.sha256,
             "status": self.status,
-            "findings": [f.to_dict() for f in self.findings],
+            "explanation": self.explanation,
+            "findings": [{**f.to_dict(), "explained": self.explained(f)} for f in self.findings],
         }
 
 
@@ -117,9 +131,11 @@ class CheckReport:
             fmt = f"{f.format}年格式" if f.format else ""
             lines.append(f"{head}\n  {who} {f.year or ''} {fmt} —— {STATUS_LABELS[f.status]}")
             for x in f.findings:
-                level = "错误" if x.severity == "error" else "提醒"
+                level = severity_label(x.severity, f.explained(x))
                 where = f"[{x.where}] " if x.where else ""
                 lines.append(f"  {level} {x.code:<28} {where}{x.message}")
+            if f.explanation and any(f.explained(x) for x in f.findings):
+                lines.append(f"  单位情况说明：{f.explanation}")
         s = self.summary
         lines.append(
             f"共{s['files']}个文件：通过{s['ok']}个，有提醒{s['warnings']}个，有错误{s['errors']}个，无法读取{s['unreadable']}个"
@@ -193,9 +209,12 @@ def _rule_finding(rule_inst: RuleInstance, sub: Submission, fid: str | None, mes
 def _structure(sub: Submission) -> list[Finding]:
     spec, wb = sub.spec, sub.workbook
     out: list[Finding] = []
-    if sub.meta.get("template_version") not in (None, spec.template_version):
-        out.append(finding("template-outdated", expected=spec.template_version, actual=sub.meta["template_version"]))
-    elif sub.meta.get("spec_sha256") not in (None, spec.layout_sha256):
+    version, checksum = sub.meta.get("template_version"), sub.meta.get("spec_sha256")
+    # Templates of an earlier, compatible version (already sent to offices) read as current.
+    layouts = {spec.template_version: spec.layout_sha256, **spec.compatible_versions}
+    if version is not None and str(version) not in layouts:
+        out.append(finding("template-outdated", expected=spec.template_version, actual=version))
+    elif checksum not in (None, layouts.get(str(version), spec.layout_sha256)):
         out.append(finding("template-spec-changed"))
     expected = list(spec.raw["sheets"].values())
     renamed = sub.renamed

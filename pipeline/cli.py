@@ -12,15 +12,20 @@ from typing import Optional
 
 import typer
 
-from .check import STATUS_LABELS, check_and_annotate
+from .check import check_and_annotate
 from .demo import run_demo
-from .merge import merge
-from .importer import import_report
-from .report import write_report
-from .workspace import init_workspace, open_workspace, receive, workspace_status
 from .errors import UsageError, XxgkError
+from .importer import import_report
+from .intake import receive
+from .lifecycle import REVIEW_LABELS, STATE_LABELS
+from .merge import merge
+from .outbox import remind, send_outgoing
+from .report import write_report
+from .review import accept_submission, reopen, return_submission
 from .spec import get_spec
+from .status import status_json, workspace_status, write_status_html
 from .template import Filling, resolve_spec, write_office_templates, write_workbook
+from .workspace import init_workspace, open_workspace
 
 app = typer.Typer(
     help="xxgk：政府信息公开工作年度报告的模板、校验、汇总与报告。",
@@ -35,21 +40,46 @@ class FormatChoice(str, Enum):
     f2019 = "2019"
 
 
-def _progress_bar(label: str):
-    """A one-line progress display on a terminal, for batches long enough to wait on."""
-    if not sys.stderr.isatty():
-        return None
+class _Progress:
+    """Progress of long work on a terminal (rich), nothing when output is not a terminal or with --quiet."""
 
-    def show(done: int, total: int) -> None:
-        if total < 100:
-            return
-        width = 30
-        filled = width * done // total
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\r{label} {done}/{total} [{'#' * filled}{'.' * (width - filled)}]{end}")
-        sys.stderr.flush()
+    def __init__(self, label: str, quiet: bool = False):
+        self.label, self.enabled = label, not quiet and sys.stderr.isatty()
+        self.bar = self.task = None
+        self.done = 0
 
-    return show
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def count(self, done: int, total: int | None = None) -> None:
+        """(done, total) callbacks of batch work."""
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def step(self, _item: object = None) -> None:
+        """One more item of a stream of unknown length."""
+        self.done += 1
+        self.count(self.done)
+
+
+QUIET = typer.Option(False, "--quiet", "-q", help="不显示进度")
+SEND = typer.Option(False, "--send", help="通过设置中的 SMTP 服务器立即发出起草的邮件")
+
+
+def _smtp_password() -> str | None:
+    return os.environ.get("XXGK_SMTP_PASSWORD")
 
 
 def _fail(exc: Exception) -> None:
@@ -122,14 +152,16 @@ def check_cmd(
     previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或全县汇总表（用于核对上年结转）"),
     year: Optional[int] = typer.Option(None, "--year", help="本次收集的报告年度"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="并行进程数（默认每个处理器核心一个）"),
+    quiet: bool = QUIET,
 ) -> None:
     """检查各单位报回的报表：公式、表格结构、勾稽关系和文字与表格是否一致。
 
     退出码：0 没有错误；1 有文件有错误或无法读取；2 用法错误。
     """
     try:
-        report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs,
-                                    progress=_progress_bar("已检查"))
+        with _Progress("检查", quiet) as progress:
+            report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs,
+                                        progress=progress.count)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     if as_json:
@@ -143,66 +175,207 @@ def check_cmd(
 def init_cmd(
     workspace: Path = typer.Argument(..., help="工作区文件夹"),
     roster: Path = typer.Option(..., "--roster", help="名单（CSV 或 xlsx：单位代码,单位名称,单位类型,联系邮箱）"),
-    year: int = typer.Option(..., "--year", help="本次收集的报告年度"),
+    year: int = typer.Option(..., "--year", help="本次收集的报告年度（2019年至明年）"),
+    name: str = typer.Option(..., "--name", help="汇总单位名称，例如 青溪县（用于汇总表和年度报告的标题）"),
+    code: Optional[str] = typer.Option(None, "--code", help="汇总单位代码"),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="报送截止日期 YYYY-MM-DD"),
+    sender: Optional[str] = typer.Option(None, "--sender", help="回复邮件的发件人邮箱"),
 ) -> None:
     """建立工作区：名单、设置、收件存档、反馈发件箱和台账（SQLite）。"""
     try:
-        ws = init_workspace(workspace, roster, year, deadline)
+        ws = init_workspace(workspace, roster, year, deadline, name=name, code=code, sender=sender)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
-    typer.echo(f"已建立{ws.year}年度工作区：{ws.path}（{len(ws.offices())}个单位"
+    typer.echo(f"已建立{ws.name}{ws.year}年度工作区：{ws.path}（{len(ws.offices())}个单位"
                + (f"，截止日期{ws.deadline}" if ws.deadline else "") + "）")
+
+
+@app.command("settings")
+def settings_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    key: Optional[str] = typer.Argument(None, help="设置项，例如 name、deadline、sender、smtp.host、merge_policy"),
+    value: Optional[str] = typer.Argument(None, help="新的值（不给则显示当前值；给空字符串 \"\" 清除）"),
+) -> None:
+    """查看或修改工作区设置（汇总单位名称和代码、截止日期、发件人、SMTP 服务器、审核人、汇总口径），修改时检查是否有效。"""
+    try:
+        ws = open_workspace(workspace)
+        if key is not None and value is not None:
+            stored = ws.set(key, value)
+            typer.echo(f"已设置 {key} = {stored}")
+            return
+        rows = ws.settings_view()
+        if key is not None:
+            rows = [r for r in rows if r[0] == key]
+            if not rows:
+                ws.set(key, "")  # raises the usage error naming the valid keys
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    for k, label, v in rows:
+        typer.echo(f"{k:<14} {label}：{v if v not in (None, '') else '（未设置）'}")
 
 
 @app.command("receive")
 def receive_cmd(
     workspace: Path = typer.Argument(..., help="工作区文件夹"),
     sources: list[str] = typer.Argument(..., help="文件、文件夹、.eml、mbox、Maildir 或 imaps://用户名@服务器/INBOX"),
-    send: bool = typer.Option(False, "--send", help="通过设置中的 SMTP 服务器发出回复邮件"),
+    send: bool = SEND,
+    received_at: Optional[str] = typer.Option(None, "--received-at",
+                                              help="直接给出的文件的收到时间 YYYY-MM-DDTHH:MM（北京时间；默认为现在）"),
+    office: Optional[str] = typer.Option(None, "--office", help="无法识别单位的文件归属的单位代码"),
+    quiet: bool = QUIET,
 ) -> None:
     """收取各单位报送的文件和邮件：先存档、记入台账，再校验，写反馈工作簿并起草回复邮件。"""
     def imap_password(url: str) -> str:
         return os.environ.get("XXGK_IMAP_PASSWORD") or typer.prompt(f"{url} 的密码", hide_input=True)
 
     try:
+        when = _parse_time(received_at) if received_at else None
         ws = open_workspace(workspace)
-        result = receive(ws, sources, password=imap_password, send=send,
-                         smtp_password=os.environ.get("XXGK_SMTP_PASSWORD"))
+        with _Progress("收取", quiet) as progress:
+            result = receive(ws, sources, password=imap_password, received_at=when, office=office, send=send,
+                             smtp_password=_smtp_password(), progress=progress.step)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
-    labels = {"duplicate": "重复报送", "already": "已处理过", "crashed": "读取出错", **STATUS_LABELS}
+    labels = {"duplicate": "重复报送", "already": "已处理过", "attachment": "附件", **STATE_LABELS}
     for item in result.items:
         who = item.office_name or "未识别单位"
         note = f"（{item.note}）" if item.note else ""
         typer.echo(f"  {item.filename} —— {who}：{labels.get(item.status, item.status)}{note}")
     for text in result.mail_notes:
         typer.echo(f"  {text}")
-    typer.echo(f"共处理{len(result.items)}个文件" + (f"，发出{result.sent}封回复邮件" if send else ""))
+    typer.echo(f"共处理{len(result.items)}个文件，起草{len(result.drafts)}封回复邮件"
+               + (f"，发出{result.sent}封" if send else "（在 outbox/drafts/，用邮件客户端打开即为草稿）"))
+    if result.drafts and not ws.get("sender"):
+        typer.echo(f"提示：回复草稿没有发件人，请设置：xxgk settings {workspace} sender 邮箱地址")
+
+
+def _parse_time(text: str):
+    from datetime import datetime
+
+    from .workspace import LOCAL_TZ
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"时间应为 YYYY-MM-DDTHH:MM（例如 2026-01-20T09:30）：{text}") from None
+    return when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
 
 
 @app.command("status")
 def status_cmd(
     workspace: Path = typer.Argument(..., help="工作区文件夹"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+    html: Optional[Path] = typer.Option(None, "--html", help="另写一份可打印的网页（单个 .html 文件）"),
 ) -> None:
-    """各单位报送情况：已报或未报、收到时间、是否逾期、校验状态、版本数。"""
+    """各单位报送情况：已报或未报、收到时间、是否逾期、校验结果、审核状态和轮次、附件、是否已反馈。"""
     try:
-        report = workspace_status(open_workspace(workspace))
+        ws = open_workspace(workspace)
+        report = workspace_status(ws)
+        if html is not None:
+            if html.suffix.lower() not in (".html", ".htm"):
+                raise UsageError(f"网页文件应以 .html 结尾：{html}")
+            write_status_html(report, ws, html)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
-    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text())
+    typer.echo(status_json(report) if as_json else report.to_text())
+    if html is not None and not as_json:
+        typer.echo(f"已写出网页：{html}")
+
+
+def _decision_text(d) -> str:
+    what = {"return": "已退回", "accept": "已审核通过", "reopen": "已重新打开"}[d.action]
+    text = f"{d.office_name}（{d.office_code}）{what}：{d.filename}（sha256 {d.sha256[:12]}…）"
+    if d.action == "return":
+        text += f"，第{d.round - 1}次退回，原因：{d.reason}"
+    elif d.action == "accept" and d.warnings:
+        text += f"，接受提醒{len(d.warnings)}项，理由：{d.reason}"
+    if d.draft is not None:
+        text += f"\n  邮件草稿：{d.draft}" + (f"（已发出）" if d.sent else "")
+    return text
+
+
+@app.command("return")
+def return_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    code: str = typer.Argument(..., help="单位代码"),
+    reason: str = typer.Option(..., "--reason", help="退回原因（写给报送单位看）"),
+    send: bool = SEND,
+) -> None:
+    """退回某单位的当前版本：记录原因和审核人，轮次加一，起草附带反馈工作簿的退回邮件。"""
+    try:
+        d = return_submission(open_workspace(workspace), code, reason, send=send, smtp_password=_smtp_password())
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(_decision_text(d))
+
+
+@app.command("accept")
+def accept_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    code: str = typer.Argument(..., help="单位代码"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="接受提醒的理由（不给则采用单位的“情况说明”）"),
+    send: bool = SEND,
+) -> None:
+    """审核通过并锁定某单位的当前版本：有错误的不能通过；每项提醒都要有理由（单位的情况说明或 --reason）。"""
+    try:
+        d = accept_submission(open_workspace(workspace), code, reason, send=send, smtp_password=_smtp_password())
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(_decision_text(d))
+
+
+@app.command("reopen")
+def reopen_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    code: str = typer.Argument(..., help="单位代码"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="重新打开的原因"),
+) -> None:
+    """取消某单位的审核通过（解锁）：此后收到的最新版本成为当前版本，重新待审核。"""
+    try:
+        d = reopen(open_workspace(workspace), code, reason)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(_decision_text(d))
+
+
+@app.command("remind")
+def remind_cmd(
+    workspace: Path = typer.Argument(..., help="工作区文件夹"),
+    send: bool = SEND,
+) -> None:
+    """为未报送、报送无效或退回后未重报的单位起草催报邮件（附预填的模板或反馈工作簿，写明截止日期）。"""
+    try:
+        result = remind(open_workspace(workspace), send=send, smtp_password=_smtp_password())
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    for code, name, path in result.drafted:
+        typer.echo(f"  {code} {name}：{path}")
+    for code, name, why in result.skipped:
+        typer.echo(f"  {code} {name}：未起草（{why}）")
+    typer.echo(f"起草催报邮件{len(result.drafted)}封" + (f"，发出{result.sent}封" if send else ""))
+
+
+@app.command("send")
+def send_cmd(workspace: Path = typer.Argument(..., help="工作区文件夹")) -> None:
+    """发出工作区中所有尚未发出的邮件草稿（回复、退回、审核通过、催报），并记入台账。"""
+    try:
+        n = send_outgoing(open_workspace(workspace), password=_smtp_password())
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    typer.echo(f"发出{n}封邮件" if n else "没有尚未发出的邮件")
 
 
 @app.command("merge")
 def merge_cmd(
     workspace: Path = typer.Argument(..., help="工作区文件夹"),
     output: Path = typer.Option(..., "-o", "--output", help="汇总表（.xlsx），同名 .csv 一并写出"),
+    include_warnings: bool = typer.Option(False, "--include-warnings", help="有提醒但尚未审核通过的单位也计入汇总"),
     include_errors: bool = typer.Option(False, "--include-errors", help="有错误的单位也计入汇总"),
 ) -> None:
-    """把各单位当前版本的数据汇总为全县汇总表（国家格式表格、分单位数据、按类型汇总、报送情况、问题清单、来源、图表）。"""
+    """汇总各单位的当前版本（审核通过的和没有任何问题的）：国家格式表格、分单位数据、按类型汇总、报送情况、问题清单、来源、图表。"""
     try:
-        result = merge(open_workspace(workspace), output, include_errors=include_errors)
+        result = merge(open_workspace(workspace), output, include_errors=include_errors,
+                       include_warnings=include_warnings)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     typer.echo(f"已写出汇总表：{result.path}（计入{len(result.included)}个单位）和 {result.csv_path}")
@@ -270,8 +443,7 @@ def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None
                 typer.echo(f"  {note}")
             else:
                 typer.echo(f"  {path.relative_to(result.outdir)}" + (f"  —— {note}" if note else ""))
-        if title.startswith("工作区") and result.status is not None:
-            typer.echo("【报送情况】")
+        if title.startswith("报送情况") and result.status is not None:
             typer.echo(result.status.to_text())
     typer.echo(f"全部输出在：{result.outdir}")
 

@@ -1,19 +1,44 @@
-"""``xxgk demo``: the whole job on the bundled samples of a fictional county."""
+"""``xxgk demo``: the whole job on the bundled samples of a fictional county.
+
+The story runs on the samples' own calendar (January–February 2026, deadline 31 January):
+the offices' emails arrive, one with a stamped PDF beside its workbook and one with a PDF
+sent on its own; the coordinator returns two workbooks with reasons, accepts a warning the
+office explained, receives the corrected resubmission and accepts it, reminds the offices
+still missing, looks at the status page, merges and writes the reports.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from .check import STATUS_LABELS, CheckReport, check_and_annotate
 from .fsutil import atomic_write_text
+from .intake import receive
+from .lifecycle import STATE_LABELS
 from .merge import MergeResult, merge
+from .outbox import remind
 from .report import write_report
+from .review import accept_submission, return_submission
 from .samples import COUNTY, SAMPLE_YEAR, roster_csv, write_samples
 from .spec import available_formats, get_spec
+from .status import StatusReport, workspace_status, write_status_html
 from .template import write_office_templates, write_workbook
-from .workspace import StatusReport, init_workspace, receive, workspace_status
+from .workspace import LOCAL_TZ, init_workspace
+
+# The coordinator's decisions in the story: (when, office, action, reason or None for the office's own).
+DECISIONS = [
+    ("2026-01-23 09:00", "QX005", "return", "县直部门没有规章制定权，表二“规章”的制发、废止、现行有效件数均应为0，请核实后修改重报。"),
+    ("2026-02-01 09:00", "QX012", "accept", None),
+    ("2026-02-03 14:00", "QX011", "return", "表二、表四有单元格填了“/”或空白，没有发生的事项请填0，修改后重报。"),
+]
+ROUND2_AT = "2026-01-27 09:30"  # after the corrected QX005 arrives: accepted
+REMIND_AT = "2026-02-04 09:00"
+
+
+def _at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=LOCAL_TZ)
 
 
 @dataclass
@@ -32,8 +57,9 @@ def blank_template_name(format_id: str) -> str:
 
 
 def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
-    """Run every step on the samples: templates, the offices' returns, checks with feedback,
-    the coordinator's workspace (receive the emails, status) and the county rollup.
+    """Run every step on the samples: templates, the offices' returns, checks with feedback, the
+    coordinator's workspace (receive, return, accept, resubmission, reminders, status page),
+    the county rollup and the reports.
 
     :param outdir: folder to write into (created if missing).
     :param year: the report year of the samples.
@@ -66,18 +92,42 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
     result.steps.append(("检查结果与反馈工作簿", [
         (f.annotated, f"{STATUS_LABELS[f.status]}（{len(f.findings)}项）") for f in report.files if f.annotated]))
 
-    ws = init_workspace(outdir / "5-工作区", roster, year, deadline=f"{year + 1}-01-31")
-    ws.settings["county"] = COUNTY
-    atomic_write_text(ws.path / "settings.json", json.dumps(ws.settings, ensure_ascii=False, indent=2))
+    ws = init_workspace(outdir / "5-工作区", roster, year, deadline=f"{year + 1}-01-31", name=COUNTY, code="QX",
+                        sender="zwgk@qingxi.example")
+    ws.set("reviewer", "县政务公开办 李四")
     received = receive(ws, [str(returned_dir / "mail")])
-    result.steps.append(("工作区收取各单位的邮件（附件按 sha256 存档，反馈在 outbox/，回复草稿在 outbox/drafts/）", [
-        (None, f"{item.filename}：{item.office_name or '未识别单位'}，{item.note or STATUS_LABELS.get(item.status, item.status)}")
+    result.steps.append(("工作区收取第一轮邮件（附件按 sha256 存档，反馈在 outbox/，回复草稿在 outbox/drafts/）", [
+        (None, f"{item.filename}：{item.office_name or '未识别单位'}，"
+               f"{item.note or STATE_LABELS.get(item.status, STATUS_LABELS.get(item.status, item.status))}")
         for item in received.items] + [(None, m) for m in received.mail_notes]))
-    result.status = workspace_status(ws)
+
+    decided = []
+    for when, code, action, reason in DECISIONS:
+        if action == "return":
+            d = return_submission(ws, code, reason, now=_at(when))
+            decided.append((d.draft, f"{when} 退回 {d.office_name}：{reason}"))
+        else:
+            d = accept_submission(ws, code, reason, now=_at(when))
+            decided.append((d.draft, f"{when} 审核通过 {d.office_name}，接受提醒{len(d.warnings)}项（理由：单位的情况说明）"))
+    result.steps.append(("审核：退回（附原因和反馈工作簿）与审核通过（接受单位已说明的提醒）", decided))
+
+    again = receive(ws, [str(returned_dir / "mail-round2")])
+    d = accept_submission(ws, "QX005", now=_at(ROUND2_AT))
+    result.steps.append(("第二轮：退回的单位修改后重报，审核通过", [
+        (None, f"{item.filename}：{item.office_name}，{STATE_LABELS.get(item.status, item.status)}") for item in again.items]
+        + [(d.draft, f"{ROUND2_AT} 审核通过 {d.office_name}")]))
+
+    reminders = remind(ws, now=_at(REMIND_AT))
+    result.steps.append(("催报：未报送、报送无效、退回后未重报的单位（附预填模板或反馈工作簿）",
+                         [(p, f"{code} {name}") for code, name, p in reminders.drafted]))
+
+    result.status = workspace_status(ws, now=_at(REMIND_AT))
+    page = write_status_html(result.status, ws, ws.path / "报送情况.html")
+    result.steps.append(("报送情况（可在浏览器中打开、打印）", [(page, "")]))
 
     rollup = merge(ws, ws.path / f"{COUNTY}{year}年度汇总.xlsx")
     result.merge = rollup
-    result.steps.append(("全县汇总", [(rollup.path, f"计入{len(rollup.included)}个单位")] + [
+    result.steps.append(("全县汇总（只计入审核通过和没有问题的单位）", [(rollup.path, f"计入{len(rollup.included)}个单位")] + [
         (None, f"未计入：{o.name}（{o.reason}）") for o in rollup.excluded] + [(rollup.csv_path, "每个单位一行")]))
 
     reports = outdir / "6-年度报告"

@@ -22,12 +22,13 @@ from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage, Message
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from .errors import InputError, UsageError
 
 MAX_ATTACHMENTS = 50  # per message; the rest are listed, not processed
+XXGK_HEADER = "X-Xxgk"  # marks the mail a workspace drafts, so that it is never received as an office's
 
 
 @dataclass
@@ -47,6 +48,9 @@ class Mail:
     date: datetime | None
     attachments: list[Attachment]
     skipped: int = 0  # attachments beyond MAX_ATTACHMENTS
+    source: str = ""  # where it was read from, for people
+    internal_date: datetime | None = None  # when the IMAP server received it
+    xxgk: str | None = None  # the X-Xxgk header: a draft or a sent mail of a workspace, not an office's
 
 
 def fix_filename(name: str | None) -> str | None:
@@ -147,7 +151,8 @@ def parse_message(raw: bytes) -> Mail:
         subject = str(msg.get("Subject", "") or "")
     except Exception:  # noqa: BLE001
         subject = ""
-    return Mail(message_id, addr.lower(), name, subject, date, attachments, skipped)
+    ours = str(msg.get(XXGK_HEADER, "") or "").strip() or None
+    return Mail(message_id, addr.lower(), name, subject, date, attachments, skipped, xxgk=ours)
 
 
 def iter_mailbox(source: Path) -> Iterator[bytes]:
@@ -181,8 +186,9 @@ def is_mail_file(path: Path) -> bool:
         return False
 
 
-def iter_imap(url: str, password: str) -> Iterator[bytes]:
-    """The messages of an IMAP mailbox, e.g. ``imaps://user@host/INBOX`` (``imap://`` on loopback only)."""
+def iter_imap(url: str, password: str) -> Iterator[tuple[bytes, datetime | None]]:
+    """The messages of an IMAP mailbox, e.g. ``imaps://user@host/INBOX`` (``imap://`` on loopback only),
+    each with the server's INTERNALDATE (when it arrived there)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("imap", "imaps") or not parsed.hostname or not parsed.username:
         raise UsageError(f"IMAP 地址应形如 imaps://用户名@服务器/INBOX：{url}")
@@ -203,15 +209,29 @@ def iter_imap(url: str, password: str) -> Iterator[bytes]:
             raise InputError(f"邮箱中没有文件夹“{folder}”")
         typ, data = conn.uid("SEARCH", None, "ALL")
         for uid in (data[0] or b"").split():
-            typ, parts = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+            typ, parts = conn.uid("FETCH", uid, "(INTERNALDATE BODY.PEEK[])")
             for part in parts:
                 if isinstance(part, tuple):
-                    yield part[1]
+                    yield part[1], _internal_date(part[0])
     finally:
         try:
             conn.logout()
         except Exception:  # noqa: BLE001
             pass
+
+
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+def _internal_date(head: bytes) -> datetime | None:
+    """The server's time of receipt from a FETCH response, e.g. ``INTERNALDATE "17-Jul-2026 02:44:25 -0700"``."""
+    m = _INTERNALDATE.search(head or b"")
+    if not m:
+        return None
+    try:
+        return datetime.strptime(m.group(1).decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
 
 
 def imap_login(conn: imaplib.IMAP4, user: str, password: str) -> None:
@@ -227,27 +247,39 @@ def _imap_quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def reply_message(*, to: str, sender: str, subject: str, body: str, attachment: Path | None, in_reply_to: str | None,
-                  attachment_name: str | None = None) -> EmailMessage:
-    """A reply in Chinese with the annotated workbook attached (its name RFC 2231-encoded)."""
+def draft_message(*, to: str, sender: str, subject: str, body: str, kind: str, attachment: bytes | None = None,
+                  attachment_name: str | None = None, in_reply_to: str | None = None,
+                  when: datetime | None = None) -> EmailMessage:
+    """A mail draft in Chinese, with a workbook attached (its name RFC 2231-encoded).
+
+    It carries From, To, Date and Message-ID, and ``X-Unsent: 1`` so that Outlook, Thunderbird
+    and Foxmail open the .eml as a draft to send rather than as received mail.
+    """
     msg = EmailMessage(policy=policy.SMTP)
-    msg["To"] = to
     if sender:
         msg["From"] = sender
+    msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = email.utils.formatdate(localtime=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain="xxgk.local")
+    msg["Date"] = email.utils.format_datetime(when or now_utc())
+    domain = sender.rpartition("@")[2] if "@" in sender else "xxgk.invalid"
+    msg["Message-ID"] = email.utils.make_msgid(idstring="xxgk", domain=domain)
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = in_reply_to
+    msg["X-Unsent"] = "1"
+    msg[XXGK_HEADER] = kind
     msg.set_content(body, charset="utf-8")
     if attachment is not None:
-        msg.add_attachment(
-            attachment.read_bytes(),
-            maintype="application",
-            subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            filename=attachment_name or attachment.name,
-        )
+        msg.add_attachment(attachment, maintype="application",
+                           subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           filename=attachment_name or "附件.xlsx")
+    return msg
+
+
+def for_sending(raw: bytes) -> EmailMessage:
+    """A draft as it goes out: the same message without the draft marker."""
+    msg = email.message_from_bytes(raw, policy=policy.SMTP)
+    del msg["X-Unsent"]
     return msg
 
 
@@ -260,8 +292,9 @@ class SmtpSettings:
     security: str = "starttls"  # "ssl", "starttls" or "none" (loopback only)
 
 
-def send_messages(settings: SmtpSettings, password: str | None, messages: list[bytes]) -> None:
-    """Send raw messages through one SMTP connection."""
+def send_messages(settings: SmtpSettings, password: str | None, messages: list[EmailMessage],
+                  on_sent: Callable[[EmailMessage], None] | None = None) -> None:
+    """Send messages through one SMTP connection; ``on_sent`` is called after each one is accepted."""
     if settings.security == "none" and settings.host not in ("127.0.0.1", "localhost", "::1"):
         raise UsageError("不加密的 SMTP 只能用于本机测试")
     try:
@@ -274,10 +307,11 @@ def send_messages(settings: SmtpSettings, password: str | None, messages: list[b
         with conn:
             if settings.user:
                 conn.login(settings.user, password or "")
-            for raw in messages:
-                msg = email.message_from_bytes(raw, policy=policy.SMTP)
+            for msg in messages:
                 to = [a for _, a in email.utils.getaddresses([str(msg.get("To", ""))]) if a]
                 conn.send_message(msg, from_addr=settings.sender, to_addrs=to)
+                if on_sent is not None:
+                    on_sent(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise InputError(f"发送邮件失败（{settings.host}:{settings.port}）：{exc}") from None
 

@@ -18,14 +18,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .check import STATUS_LABELS
 from .fsutil import atomic_write_text
-from .spec import Figure, Spec, format_for_year, recompute
+from .lifecycle import REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
+from .spec import Figure, Spec, recompute
 from .template import Filling, write_workbook
-from .workspace import Workspace, current_submissions, local_time
+from .workspace import Workspace, local_time
 from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
-
-_INCLUDED = {"ok", "warnings"}
 
 
 @dataclass
@@ -33,11 +31,16 @@ class OfficeRow:
     code: str
     name: str
     kind: str
-    status: str  # missing / ok / warnings / errors / unreadable
+    status: str  # missing / unusable / ok / warnings / errors
     included: bool
     reason: str
     values: dict[str, float] = field(default_factory=dict)  # every figure, recomputed
-    submission: Any = None  # the ledger row
+    submission: Any = None  # the current version's ledger row
+    state: OfficeState | None = None
+
+    @property
+    def review(self) -> str | None:
+        return self.state.review if self.state else None
 
 
 @dataclass
@@ -63,46 +66,55 @@ def _tidy(x: float) -> float | int:
     return int(x) if float(x).is_integer() else x
 
 
-def collect(ws: Workspace, include_errors: bool = False) -> tuple[Spec, list[OfficeRow]]:
-    """Each roster office with its current submission and whether it goes into the totals."""
-    spec = format_for_year(ws.year)
-    allowed = _INCLUDED | ({"errors"} if include_errors else set())
+def collect(ws: Workspace, include_warnings: bool = False, include_errors: bool = False) -> tuple[Spec, list[OfficeRow]]:
+    """Each roster office with its current version and whether it goes into the totals.
+
+    In: versions accepted (审核通过) and clean ones (no finding at all). Out, and listed with the
+    reason: missing, unusable, returned, and versions with warnings nobody accepted or with
+    errors, unless ``include_warnings``/``include_errors`` (or the workspace's merge policy) say so.
+    """
+    spec = ws.spec
+    policy = ws.get("merge_policy")
+    include_errors = include_errors or policy == "include-errors"
+    include_warnings = include_warnings or include_errors or policy == "include-warnings"
     rows: list[OfficeRow] = []
     with ws.db() as conn:
-        current = current_submissions(ws, conn)
-        for o in conn.execute("SELECT * FROM offices ORDER BY code"):
-            cur = current.get(o["code"])
-            if cur is None:
-                rows.append(OfficeRow(o["code"], o["name"], o["kind"], "missing", False, "未报送"))
-                continue
-            status = "unreadable" if cur["status"] == "crashed" else cur["status"]
-            row = OfficeRow(o["code"], o["name"], o["kind"], status, False, "", submission=cur)
-            if cur["format"] != spec.format:
-                row.reason = "使用的不是本年度的格式" if cur["format"] else "文件无法读取"
-            elif cur["year"] not in (None, ws.year):
-                row.reason = f"报告年度为{cur['year']}"
-            elif status not in allowed:
-                row.reason = {"errors": "有错误，未计入", "unreadable": "文件无法读取"}.get(status, STATUS_LABELS.get(status, status))
-            else:
-                row.included = True
-            if cur["values_json"] and cur["format"] == spec.format:
-                inputs = {k: v for k, v in json.loads(cur["values_json"]).items() if spec.has_figure(k)}
-                row.values = recompute(spec, inputs)
-            rows.append(row)
+        states = office_states(ws, conn)
+    for state in states.values():
+        cur = state.current
+        if cur is None:
+            reason = "未报送" if state.status == "missing" else f"报送的文件无法采用：{state.latest['reason']}"
+            rows.append(OfficeRow(state.code, state.name, state.kind, state.status, False, reason, state=state))
+            continue
+        row = OfficeRow(state.code, state.name, state.kind, cur["status"], False, "", submission=cur, state=state)
+        if state.review == "returned":
+            row.reason = "已退回修改"
+        elif state.review == "accepted" or cur["status"] == "ok":
+            row.included = True
+        elif cur["status"] == "warnings":
+            row.included = include_warnings
+            row.reason = "" if include_warnings else "有提醒，尚未审核通过"
+        else:
+            row.included = include_errors
+            row.reason = "" if include_errors else "有错误"
+        inputs = {k: v for k, v in json.loads(cur["values_json"] or "{}").items() if spec.has_figure(k)}
+        row.values = recompute(spec, inputs)
+        rows.append(row)
     return spec, rows
 
 
 def _county_name(ws: Workspace) -> str:
-    return ws.settings.get("county") or "本级"
+    return ws.name or "本级"
 
 
-def merge(ws: Workspace, out: str | Path, include_errors: bool = False) -> MergeResult:
+def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_warnings: bool = False) -> MergeResult:
     """Write the county rollup workbook ``out`` and ``out`` with .csv beside it.
 
-    :param include_errors: also count offices whose current submission has errors.
+    :param include_warnings: also count offices whose current version has warnings nobody accepted.
+    :param include_errors: also count offices whose current version has errors (and warnings).
     """
     out = Path(out)
-    spec, offices = collect(ws, include_errors)
+    spec, offices = collect(ws, include_warnings, include_errors)
     included = [o for o in offices if o.included]
     totals = {f.id: _tidy(sum(o.values.get(f.id, 0) for o in included)) for f in spec.inputs()}
     rollup = spec.raw["rollup"]
@@ -203,7 +215,7 @@ class _RollupSheets:
             self.put(ws, 0, c, f.label, self.head)
             self.put(ws, 1, c, f.id, self.head)
         self.office_rows: dict[str, int] = {}
-        label = {"missing": "未报送", **STATUS_LABELS}
+        label = STATE_LABELS
         r = 2
         for o in self.offices:
             if not o.values:
@@ -262,43 +274,52 @@ class _RollupSheets:
 
     def completeness_sheet(self) -> None:
         ws = self.sheet("completeness")
-        headers = ["单位代码", "单位名称", "单位类型", "报送状态", "收到时间", "是否逾期", "计入汇总", "说明"]
+        headers = ["单位代码", "单位名称", "单位类型", "报送状态", "收到时间", "是否逾期", "计入汇总", "说明", "审核"]
         for c, h in enumerate(headers):
             self.put(ws, 0, c, h, self.head)
-        label = {"missing": "未报送", **STATUS_LABELS}
         for r, o in enumerate(self.offices, start=1):
             sub = o.submission
             received = local_time(sub["received_at"]).strftime("%Y-%m-%d %H:%M") if sub else ""
-            late = "逾期" if sub and self.ws.is_late(sub["received_at"]) else ""
-            for c, v in enumerate([o.code, o.name, o.kind, label.get(o.status, o.status), received, late,
-                                   "是" if o.included else "否", o.reason]):
+            late = "逾期" if o.state is not None and o.state.late(self.ws) else ""
+            for c, v in enumerate([o.code, o.name, o.kind, STATE_LABELS.get(o.status, o.status), received, late,
+                                   "是" if o.included else "否", o.reason, REVIEW_LABELS.get(o.review or "", "")]):
                 self.put(ws, r, c, v)
         n = len(self.offices)
         done = sum(1 for o in self.offices if o.status != "missing")
         self.put(ws, n + 2, 0, f"应报{n}个单位，已报{done}个，计入汇总{sum(1 for o in self.offices if o.included)}个。")
-        for c, width in enumerate((10, 26, 12, 10, 18, 10, 10, 30)):
+        for c, width in enumerate((10, 26, 12, 10, 18, 10, 10, 30, 10)):
             ws.set_column(c, c, width)
 
     def findings_sheet(self) -> None:
+        """Every finding of each office's current version, with what review made of it."""
         ws = self.sheet("findings")
-        for c, h in enumerate(["单位代码", "单位名称", "级别", "位置", "说明", "代码"]):
+        for c, h in enumerate(["单位代码", "单位名称", "级别", "位置", "说明", "代码", "审核意见"]):
             self.put(ws, 0, c, h, self.head)
         r = 1
         for o in self.offices:
             if not o.submission:
                 continue
+            accepted = {(w["code"], w["message"]): w for w in (o.state.accepted_warnings if o.state else [])}
             for f in json.loads(o.submission["findings_json"] or "[]"):
                 where = f"{f['sheet']}!{f['cell']}" if f.get("sheet") and f.get("cell") else ""
                 level = "错误" if f["severity"] == "error" else "提醒"
-                for c, v in enumerate([o.code, o.name, level, where, f["message"], f["code"]]):
+                w = accepted.get((f["code"], f["message"]))
+                if w is not None:
+                    verdict = f"已接受（{'单位说明' if w['source'] == 'office' else '审核人'}：{w['reason']}）"
+                elif o.included:
+                    verdict = "未经审核计入汇总"
+                else:
+                    verdict = o.reason
+                for c, v in enumerate([o.code, o.name, level, where, f["message"], f["code"], verdict]):
                     self.put(ws, r, c, v)
                 r += 1
-        for c, width in enumerate((10, 24, 6, 22, 80, 24)):
+        for c, width in enumerate((10, 24, 6, 22, 70, 24, 40)):
             ws.set_column(c, c, width)
 
     def provenance_sheet(self) -> None:
         ws = self.sheet("provenance")
-        for c, h in enumerate(["单位代码", "单位名称", "文件名", "sha256", "收到时间", "发件人", "存档位置"]):
+        headers = ["单位代码", "单位名称", "文件名", "sha256", "收到时间", "发件人", "存档位置", "审核", "审核人", "审核时间"]
+        for c, h in enumerate(headers):
             self.put(ws, 0, c, h, self.head)
         r = 1
         for o in self.offices:
@@ -306,11 +327,14 @@ class _RollupSheets:
             if not sub:
                 continue
             received = local_time(sub["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
+            d = o.state.decision if o.state else None
+            decided = local_time(d["decided_at"]).strftime("%Y-%m-%d %H:%M") if d else ""
             for c, v in enumerate([o.code, o.name, sub["filename"], sub["sha256"], received, sub["sender"] or "",
-                                   sub["archive_path"]]):
+                                   sub["archive_path"], REVIEW_LABELS.get(o.review or "", ""),
+                                   d["reviewer"] if d else "", decided]):
                 self.put(ws, r, c, v)
             r += 1
-        for c, width in enumerate((10, 24, 36, 66, 20, 26, 40)):
+        for c, width in enumerate((10, 24, 36, 66, 20, 26, 40, 10, 12, 18)):
             ws.set_column(c, c, width)
 
     def charts_sheet(self) -> None:

@@ -40,10 +40,13 @@ class Submission:
     formulas: dict[str, str | None] = field(default_factory=dict)  # figure id -> formula text
     locations: dict[str, tuple[str, str]] = field(default_factory=dict)  # figure id -> (sheet, cell)
     prose: dict[str, str] = field(default_factory=dict)
+    explanation: str | None = None  # the office's 情况说明 of its warnings (internal, never published)
     meta: dict[str, Any] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)  # template sheet name -> its name in this file
     workbook: Workbook | None = None
     findings: list[Finding] = field(default_factory=list)
+    # The exact bytes that were read: feedback annotates these, never whatever sits at ``path`` now.
+    data: bytes | None = field(default=None, repr=False)
 
     @property
     def readable(self) -> bool:
@@ -89,7 +92,7 @@ def parse_ref(ref: str) -> tuple[str, str] | None:
     return sheet, f"{col}{row}"
 
 
-def _sniff(data: bytes, suffix: str) -> str | None:
+def sniff(data: bytes, suffix: str) -> str | None:
     """A finding code for what the bytes are when they are not an xlsx package, else None."""
     if not data:
         return "file-empty"
@@ -156,8 +159,9 @@ def read_submission(path: str | Path, data: bytes | None = None) -> Submission:
         sub.findings.append(finding("file-missing", detail=f"{path}（{exc.strerror}）"))
         return sub
     sub.size = len(data)
+    sub.data = data
     sub.sha256 = hashlib.sha256(data).hexdigest()
-    kind = _sniff(data, path.suffix.lower())
+    kind = sniff(data, path.suffix.lower())
     if kind:
         code, _, detail = kind.partition(":")
         sub.findings.append(finding(code, detail=detail))
@@ -355,6 +359,15 @@ def _extract(sub: Submission, wb: Workbook) -> None:
             value = wb.sheets[prose_sheet].value(fld["cell"])
         if isinstance(value, str):
             sub.prose[fld["section"]] = value
+    ex = spec.explanation
+    if ex:
+        value = _name_value(wb, spec.name_for("explanation"))
+        ex_sheet = spec.sheet_name(ex["sheet"])
+        ex_sheet = sub.renamed.get(ex_sheet, ex_sheet)
+        if value is None and sub.identified_by != "labels" and ex_sheet in wb.sheets:
+            value = wb.sheets[ex_sheet].value(ex["cell"])
+        if value is not None and str(value).strip():
+            sub.explanation = str(value).strip()
 
 
 def _value_beside_label(wb: Workbook, label: str) -> Any:

@@ -101,7 +101,14 @@ def _rules_by_county_dept(spec, values, prose):
 def _prose_mismatch(spec, values, prose):
     received = totals(spec, values)["t3.new.total"]
     prose["s1"] = prose["s1"].replace(f"申请{received:g}件", f"申请{received + 1:g}件")
-    return "文字中的申请数与表三不一致"
+    return "文字中的申请数与表三不一致（单位在“情况说明”中作了解释）"
+
+
+# Offices that explain their warnings in the workbook's 情况说明 (the reviewer may accept them).
+EXPLANATIONS = {
+    "QX012": "总体情况中“收到政府信息公开申请”的件数含1件12月31日以信函寄达、次年1月2日登记的申请；"
+             "表三按登记日期统计，该件计入下一年度，故文字比表格多1件。",
+}
 
 
 MISTAKES: dict[str, Callable[[Spec, dict[str, Any], dict[str, str]], str]] = {
@@ -132,7 +139,8 @@ def build_samples(year: int = SAMPLE_YEAR, seed: int = 2025) -> list[Sample]:
             mistake = "使用了2019年格式的旧模板填报本年度报告"
         info = {"name": office["name"], "kind": office["kind"], "code": office["code"], "year": year,
                 "filler": "张三", "phone": "0571-00000000", "date": f"{year + 1}-01-15"}
-        samples.append(Sample(office, spec, Filling(office=info, values=values, prose=prose), mistake, corrected))
+        filling = Filling(office=info, values=values, prose=prose, explanation=EXPLANATIONS.get(office["code"]))
+        samples.append(Sample(office, spec, filling, mistake, corrected))
     return samples
 
 
@@ -165,6 +173,7 @@ def write_samples(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[tuple[Pat
         write_workbook(sample.spec, path, sample.filling)
         written.append((path, sample.mistake))
     write_sample_mail(outdir / "mail", year)
+    write_round2_mail(outdir / "mail-round2", year)
     seed = seed_sample()
     path = outdir / "seed" / office_filename(seed.office, seed.office["year"], seed.spec)
     write_workbook(seed.spec, path, seed.filling)
@@ -182,8 +191,51 @@ _SENT = {"QX001": "2026-01-12 09:30", "QX002": "2026-01-15 16:05", "QX003": "202
 RESUBMIT = {"QX004": "2026-01-29 09:15"}  # the office corrects its table after the feedback
 
 
-def _mail_bytes(office: dict[str, str], filename: str, data: bytes | None, sent: str, subject: str, naming: str) -> bytes:
-    """A clerk's email as its client would encode it."""
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def sample_pdf(lines: list[str]) -> bytes:
+    """A small one-page PDF standing in for a stamped scan (盖章件): ASCII text, Helvetica."""
+    text = " ".join(f"({line}) Tj 0 -22 Td" for line in lines)
+    stream = f"BT /F1 14 Tf 72 770 Td {text} ET".encode("ascii")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def _disposition(filename: str, naming: str) -> bytes:
+    from email.header import Header
+    from urllib.parse import quote
+
+    if naming == "rfc2047-gbk":
+        return f'attachment; filename="{Header(filename, "gbk").encode()}"'.encode()
+    if naming == "rfc2047-utf8":
+        return f'attachment; filename="{Header(filename, "utf-8").encode()}"'.encode()
+    if naming == "rfc2231-gbk":
+        return f"attachment; filename*=gbk''{quote(filename.encode('gbk'))}".encode()
+    if naming == "raw-gbk":
+        return b'attachment; filename="' + filename.encode("gbk") + b'"'  # raw 8-bit bytes, as some clients do
+    return f"attachment; filename*=utf-8''{quote(filename.encode('utf-8'))}".encode()
+
+
+def _mail_bytes(office: dict[str, str], attachments: list[tuple[str, bytes, str]], sent: str, subject: str,
+                naming: str, text: str = "附件是我单位的年度报告填报表，请查收。") -> bytes:
+    """A clerk's email as its client would encode it; ``attachments`` are (file name, bytes, content type)."""
     import base64
     import email.utils
     from datetime import datetime, timedelta, timezone
@@ -199,43 +251,38 @@ def _mail_bytes(office: dict[str, str], filename: str, data: bytes | None, sent:
         f"Message-ID: <{office['code']}.{when:%Y%m%d%H%M}@qingxi.example>",
         "MIME-Version: 1.0",
     ]
-    body_text = base64.encodebytes("附件是我单位的年度报告填报表，请查收。".encode("utf-8")).decode()
-    if data is None:
+    body_text = base64.encodebytes(text.encode("utf-8")).decode()
+    if not attachments:
         head.append("Content-Type: text/plain; charset=utf-8")
         head.append("Content-Transfer-Encoding: base64")
         return ("\r\n".join(head) + "\r\n\r\n" + body_text).encode()
     head.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
-    if naming == "rfc2047-gbk":
-        disp = f'attachment; filename="{Header(filename, "gbk").encode()}"'
-    elif naming == "rfc2047-utf8":
-        disp = f'attachment; filename="{Header(filename, "utf-8").encode()}"'
-    elif naming == "rfc2231-gbk":
-        from urllib.parse import quote
-
-        disp = f"attachment; filename*=gbk''{quote(filename.encode('gbk'))}"
-    elif naming == "raw-gbk":
-        disp = None  # raw 8-bit bytes, written below
-    else:
-        from urllib.parse import quote
-
-        disp = f"attachment; filename*=utf-8''{quote(filename.encode('utf-8'))}"
-    parts = [
-        f"--{boundary}", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64", "", body_text,
-        f"--{boundary}", "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "Content-Transfer-Encoding: base64",
-    ]
+    parts = [f"--{boundary}", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64", "",
+             body_text]
     raw = ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(parts) + "\r\n").encode()
-    if disp is None:
-        raw += b'Content-Disposition: attachment; filename="' + filename.encode("gbk") + b'"\r\n'
-    else:
-        raw += f"Content-Disposition: {disp}\r\n".encode()
-    raw += b"\r\n" + base64.encodebytes(data).replace(b"\n", b"\r\n") + f"--{boundary}--\r\n".encode()
-    return raw
+    for filename, data, ctype in attachments:
+        raw += f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n".encode()
+        raw += b"Content-Disposition: " + _disposition(filename, naming) + b"\r\n"
+        raw += b"\r\n" + base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return raw + f"--{boundary}--\r\n".encode()
+
+
+# Stamped copies (盖章件): one in the same email as the workbook, one sent on its own a day later.
+STAMPED_WITH_WORKBOOK = {"QX003"}
+STAMPED_LATER = {"QX001": "2026-01-13 10:00"}
+# Round two, after review: the office whose 规章 figures were returned sends a corrected workbook.
+ROUND2 = {"QX005": "2026-01-26 10:30"}
+
+
+def _stamped(office: dict[str, str], year: int) -> tuple[str, bytes, str]:
+    pdf = sample_pdf([f"{office['code']} annual report {year} - stamped copy (sample)", "xxgk demo"])
+    return f"{office['code']}_{office['name']}_{year}_盖章件.pdf", pdf, "application/pdf"
 
 
 def write_sample_mail(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[Path]:
     """The offices' emails as .eml files: attachments named in GBK, RFC 2047 and RFC 2231 ways,
-    some after the deadline, one correction resubmitted, one identical re-send, one without attachment."""
+    some after the deadline, one correction resubmitted, one identical re-send, one without
+    attachment, a stamped PDF beside one workbook and another sent on its own."""
     import tempfile
 
     outdir = Path(outdir)
@@ -247,15 +294,18 @@ def write_sample_mail(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[Path]
             code = sample.office["code"]
             name = office_filename(sample.office, year, sample.spec)
             path = write_workbook(sample.spec, Path(tmp) / name, sample.filling)
-            raw = _mail_bytes(sample.office, name, path.read_bytes(), _SENT[code], subject, _NAMING.get(code, ""))
+            parts = [(name, path.read_bytes(), XLSX_TYPE)]
+            if code in STAMPED_WITH_WORKBOOK:
+                parts.append(_stamped(sample.office, year))
+            raw = _mail_bytes(sample.office, parts, _SENT[code], subject, _NAMING.get(code, ""))
             target = outdir / f"{n:02d}_{code}.eml"
             target.write_bytes(raw)
             written.append(target)
             if code in RESUBMIT:
                 fixed = Filling(office=sample.filling.office, values=sample.corrected, prose=sample.filling.prose)
                 fixed_path = write_workbook(sample.spec, Path(tmp) / ("更正_" + name), fixed)
-                raw = _mail_bytes(sample.office, "（更正）" + name, fixed_path.read_bytes(), RESUBMIT[code],
-                                  subject + "（更正）", "")
+                raw = _mail_bytes(sample.office, [("（更正）" + name, fixed_path.read_bytes(), XLSX_TYPE)],
+                                  RESUBMIT[code], subject + "（更正）", "")
                 target = outdir / f"{n:02d}_{code}_更正.eml"
                 target.write_bytes(raw)
                 written.append(target)
@@ -263,11 +313,42 @@ def write_sample_mail(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[Path]
         first = build_samples(year)[1]
         again = outdir / f"{len(written) + 1:02d}_{first.office['code']}_重发.eml"
         path = write_workbook(first.spec, Path(tmp) / "again.xlsx", first.filling)
-        again.write_bytes(_mail_bytes(first.office, office_filename(first.office, year, first.spec), path.read_bytes(),
+        again.write_bytes(_mail_bytes(first.office, [(office_filename(first.office, year, first.spec),
+                                                      path.read_bytes(), XLSX_TYPE)],
                                       "2026-01-16 08:00", subject + "（重发）", ""))
         written.append(again)
         forgot = next(o for o in ROSTER if o["code"] in MISSING)
         target = outdir / f"{len(written) + 1:02d}_{forgot['code']}_无附件.eml"
-        target.write_bytes(_mail_bytes(forgot, "", None, "2026-01-31 17:59", subject, ""))
+        target.write_bytes(_mail_bytes(forgot, [], "2026-01-31 17:59", subject, ""))
         written.append(target)
+        for code, sent in STAMPED_LATER.items():
+            office = next(o for o in ROSTER if o["code"] == code)
+            target = outdir / f"{len(written) + 1:02d}_{code}_盖章件.eml"
+            target.write_bytes(_mail_bytes(office, [_stamped(office, year)], sent, subject + "（盖章件）", "",
+                                           text="补发我单位年度报告的盖章件扫描件，请查收。"))
+            written.append(target)
+    return written
+
+
+def write_round2_mail(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[Path]:
+    """The emails of the second round: offices resubmitting after their workbook was returned."""
+    import tempfile
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for sample in build_samples(year):
+            code = sample.office["code"]
+            if code not in ROUND2:
+                continue
+            name = office_filename(sample.office, year, sample.spec)
+            fixed = Filling(office=sample.filling.office, values=sample.corrected, prose=sample.filling.prose)
+            path = write_workbook(sample.spec, Path(tmp) / name, fixed)
+            raw = _mail_bytes(sample.office, [("（修改后）" + name, path.read_bytes(), XLSX_TYPE)], ROUND2[code],
+                              f"{year}年度政府信息公开工作年度报告（按退回意见修改后）", _NAMING.get(code, ""),
+                              text="已按退回意见修改（规章各项改为0），请审核。")
+            target = outdir / f"{code}_修改后重报.eml"
+            target.write_bytes(raw)
+            written.append(target)
     return written

@@ -152,6 +152,16 @@ class Spec:
         return str(self.raw["template_version"])
 
     @property
+    def compatible_versions(self) -> dict[str, str]:
+        """Earlier template versions that still read as current: version → its layout checksum."""
+        return {str(k): str(v) for k, v in (self.raw.get("compatible_versions") or {}).items()}
+
+    @property
+    def explanation(self) -> dict[str, Any] | None:
+        """Where the office explains its warnings for the reviewer (internal, never published)."""
+        return self.raw.get("explanation")
+
+    @property
     def ok_text(self) -> str:
         return self.raw["ok_text"]
 
@@ -226,6 +236,7 @@ class Spec:
             "labels": [(lb.sheet, lb.cells, lb.text) for lb in self.labels()],
             "office": [(f["id"], f["cell"]) for f in self.office_fields],
             "prose": [(f["section"], f["cell"]) for f in self.raw["prose"]["fields"]],
+            **({"explanation": self.explanation["cell"]} if self.explanation else {}),
         }
         return hashlib.sha256(json.dumps(layout, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
@@ -447,6 +458,12 @@ def _validate_layout(raw: dict[str, Any], figures: list[Figure], rules: list[Rul
     office_sheet = raw["sheets"][raw["office"]["sheet"]]
     for fld in raw["office"]["fields"]:
         claim(office_sheet, fld["cell"], f"单位信息 {fld['id']}")
+    prose_sheet = raw["sheets"][raw["prose"]["sheet"]]
+    for fld in raw["prose"]["fields"]:
+        claim(prose_sheet, fld["cell"], f"文字 {fld['section']}")
+    if raw.get("explanation"):
+        ex = raw["explanation"]
+        claim(raw["sheets"][ex["sheet"]], ex["cell"], "情况说明")
 
 
 def _labels(raw: dict[str, Any]) -> list[Label]:
@@ -463,6 +480,9 @@ def _labels(raw: dict[str, Any]) -> list[Label]:
     sections = {s["id"]: s for s in raw["sections"]}
     out.append(Label(psheet, prose["title"]["cells"], prose["title"]["text"], "title"))
     out += [Label(psheet, f["label_cell"], sections[f["section"]]["heading"], "heading") for f in prose["fields"]]
+    if raw.get("explanation"):
+        ex = raw["explanation"]
+        out.append(Label(sheet(ex["sheet"]), ex["label_cell"], ex["label"], "heading"))
     for table in raw["tables"]:
         tsheet, tid = sheet(table["sheet"]), table["id"]
         heading = table["heading"]

@@ -26,6 +26,7 @@ from .fsutil import atomic_path
 from .xlsxpatch import lock_structure, rewrite_parts
 from .rules import computed_formula, live_check, live_instances, summary_check
 from .spec import Spec, format_for_year, get_spec, split_cell
+from .textutil import display_width
 from .xlexpr import Expr, is_number
 
 # Fixed document timestamp: regenerating a template gives the same bytes.
@@ -63,13 +64,9 @@ class Filling:
     office: dict[str, Any] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     prose: dict[str, str] = field(default_factory=dict)
+    explanation: str | None = None  # the office's 情况说明 for the reviewer
     lock_office: bool = True
     meta: dict[str, str] = field(default_factory=dict)  # provenance (an imported report's source and sha256)
-
-
-def display_width(text: str) -> int:
-    """Width of text in spreadsheet character units: CJK characters count double."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def _range_cols(cells: str) -> tuple[str, str, int, int]:
@@ -248,6 +245,14 @@ class _Writer:
             )
             self.ws(sheet).set_row(split_cell(fld["cell"])[1] - 1, fld["height"])
             self.wb.define_name(spec.name_for(f"prose.{section['id']}"), _abs_ref(sheet, fld["cell"]))
+        ex = spec.explanation
+        if ex:
+            sheet = spec.sheet_name(ex["sheet"])
+            self.put(sheet, f"{ex['cell']}:{ex['merge_to']}", self.filling.explanation, self.fmt["input_text"])
+            self.ws(sheet).data_validation(
+                ex["cell"], {"validate": "any", "input_title": ex["label"][:32], "input_message": ex["hint"][:255]})
+            self.ws(sheet).set_row(split_cell(ex["cell"])[1] - 1, ex["height"])
+            self.wb.define_name(spec.name_for("explanation"), _abs_ref(sheet, ex["cell"]))
 
     def write_table(self, table: dict[str, Any]) -> None:
         spec = self.spec

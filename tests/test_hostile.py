@@ -48,7 +48,8 @@ def test_injected_text_stays_text_in_feedback_rollup_and_csv(tmp_path):
     from pipeline.check import check_paths
     from pipeline.annotate import annotate
     from pipeline.merge import merge
-    from pipeline.workspace import init_workspace, receive
+    from pipeline.intake import receive
+    from pipeline.workspace import init_workspace
 
     path = CORPUS / "injection.xlsx"
     result = check_paths([path]).files[0]
@@ -60,7 +61,7 @@ def test_injected_text_stays_text_in_feedback_rollup_and_csv(tmp_path):
                 assert cell.data_type != "f", (cell.coordinate, cell.value)
     roster = tmp_path / "roster.csv"
     roster.write_text("单位代码,单位名称,单位类型,联系邮箱\nC001,=cmd|' /C calc'!A0,县直部门,a@x.example\n", encoding="utf-8")
-    ws = init_workspace(tmp_path / "ws", roster, 2025)
+    ws = init_workspace(tmp_path / "ws", roster, 2025, name="测试县")
     receive(ws, [str(path)])
     rollup = merge(ws, tmp_path / "rollup.xlsx", include_errors=True)
     csv_text = rollup.csv_path.read_text(encoding="utf-8")
@@ -96,7 +97,8 @@ def _att(name_header: bytes, payload: bytes = b"UEsDBA==") -> bytes:
 
 def test_hundreds_of_attachments_are_bounded_and_reported(tmp_path):
     from pipeline.mail import MAX_ATTACHMENTS, parse_message
-    from pipeline.workspace import init_workspace, receive
+    from pipeline.intake import receive
+    from pipeline.workspace import init_workspace
 
     raw = _mail([_att(b'filename="f%d.xlsx"' % i) for i in range(300)])
     mail = parse_message(raw)
@@ -105,7 +107,7 @@ def test_hundreds_of_attachments_are_bounded_and_reported(tmp_path):
     eml.write_bytes(raw)
     roster = tmp_path / "roster.csv"
     roster.write_text("单位代码,单位名称,单位类型,联系邮箱\nA,甲,县直部门,a@x.example\n", encoding="utf-8")
-    ws = init_workspace(tmp_path / "ws", roster, 2025)
+    ws = init_workspace(tmp_path / "ws", roster, 2025, name="测试县")
     result = receive(ws, [str(eml)])
     # The 50 attachments are identical bytes: one new file, 49 re-sends of it.
     assert len(result.items) == MAX_ATTACHMENTS
@@ -179,22 +181,23 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     import time
 
     from pipeline.samples import write_sample_mail
-    from pipeline.workspace import init_workspace, open_workspace, workspace_status
+    from pipeline.status import workspace_status
+    from pipeline.workspace import init_workspace, open_workspace
 
     mail_dir = tmp_path / "mail"
     write_sample_mail(mail_dir)
     roster = ROOT / "samples" / "roster.csv"
-    reference = init_workspace(tmp_path / "reference", roster, 2025, "2026-01-31")
+    reference = init_workspace(tmp_path / "reference", roster, 2025, "2026-01-31", name="测试县")
     started = time.monotonic()
     assert run_xxgk("receive", str(reference.path), str(mail_dir)).returncode == 0
     duration = time.monotonic() - started  # kill moments are drawn within a whole run's time
-    expected = workspace_status(reference).to_dict()["offices"]
+    expected = workspace_status(reference).comparable()
 
     rng = random.Random(2026)
     kills = 0
     for attempt in range(KILL_RUNS):
         # Each run starts afresh, is killed at a random moment, then a plain re-run must finish the work.
-        ws = init_workspace(tmp_path / f"ws{attempt}", roster, 2025, "2026-01-31")
+        ws = init_workspace(tmp_path / f"ws{attempt}", roster, 2025, "2026-01-31", name="测试县")
         proc = subprocess.Popen([sys.executable, "-m", "pipeline", "receive", str(ws.path), str(mail_dir)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.15, 0.9) * duration)
@@ -206,7 +209,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
         final = run_xxgk("receive", str(ws.path), str(mail_dir))
         assert final.returncode == 0, final.stderr
         _consistent(ws.path)
-        assert workspace_status(open_workspace(ws.path)).to_dict()["offices"] == expected, attempt
+        assert workspace_status(open_workspace(ws.path)).comparable() == expected, attempt
     assert kills >= KILL_RUNS // 2  # most runs were killed part-way
 
     # Killing merge never leaves a broken rollup: the old one stays until the new one is whole.
@@ -228,7 +231,8 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
 
 def test_two_receives_at_once_lose_nothing(tmp_path):
     from pipeline.samples import write_sample_mail
-    from pipeline.workspace import init_workspace, open_workspace, workspace_status
+    from pipeline.status import workspace_status
+    from pipeline.workspace import init_workspace, open_workspace
 
     mail_dir = tmp_path / "mail"
     files = write_sample_mail(mail_dir)
@@ -239,15 +243,15 @@ def test_two_receives_at_once_lose_nothing(tmp_path):
         (half_a if i % 2 == 0 else half_b).joinpath(f.name).write_bytes(f.read_bytes())
         if i % 3 == 0:  # some mails in both folders: processed once
             (half_b if i % 2 == 0 else half_a).joinpath(f.name).write_bytes(f.read_bytes())
-    ws = init_workspace(tmp_path / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
+    ws = init_workspace(tmp_path / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="测试县")
     procs = [subprocess.Popen([sys.executable, "-m", "pipeline", "receive", str(ws.path), str(d)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for d in (half_a, half_b)]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
     versions = _consistent(ws.path)
-    reference = init_workspace(tmp_path / "ref", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
+    reference = init_workspace(tmp_path / "ref", ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="测试县")
     assert run_xxgk("receive", str(reference.path), str(mail_dir)).returncode == 0
     assert versions == _consistent(reference.path)
-    got = workspace_status(open_workspace(ws.path)).to_dict()["offices"]
-    assert got == workspace_status(reference).to_dict()["offices"]
+    got = workspace_status(open_workspace(ws.path)).comparable()
+    assert got == workspace_status(reference).comparable()

@@ -185,10 +185,11 @@ def test_rollup_results_equal_calcs_recalculation(tmp_path):
     """The rollup's stored results (totals by office kind, charts' data) are what Calc computes."""
     from pipeline.merge import merge
     from pipeline.samples import write_sample_mail
-    from pipeline.workspace import init_workspace, receive
+    from pipeline.intake import receive
+    from pipeline.workspace import init_workspace
 
     mail = write_sample_mail(tmp_path / "mail")
-    ws = init_workspace(tmp_path / "ws", Path(__file__).resolve().parent.parent / "samples" / "roster.csv", 2025)
+    ws = init_workspace(tmp_path / "ws", Path(__file__).resolve().parent.parent / "samples" / "roster.csv", 2025, name="青溪县")
     receive(ws, [str(mail[0].parent)])
     result = merge(ws, tmp_path / "rollup.xlsx")
     spec = result.spec

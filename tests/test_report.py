@@ -19,7 +19,8 @@ from pipeline.fill import consistent_values, totals
 from pipeline.merge import merge
 from pipeline.report import build_report, load_source, number, render_html, render_markdown, report_text, write_report
 from pipeline.samples import write_sample_mail
-from pipeline.workspace import init_workspace, receive
+from pipeline.intake import receive
+from pipeline.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -32,8 +33,7 @@ runner = CliRunner()
 def rollup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("county")
     mail = write_sample_mail(tmp / "mail")
-    ws = init_workspace(tmp / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
-    ws.settings["county"] = "青溪县"
+    ws = init_workspace(tmp / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="青溪县")
     receive(ws, [str(mail[0].parent)])
     return merge(ws, tmp / "rollup.xlsx").path
 

@@ -34,6 +34,8 @@ def _unlocked_allowed(spec, filling):
     prose_sheet = spec.sheet_name(spec.raw["prose"]["sheet"])
     for fld in spec.raw["prose"]["fields"]:
         allowed |= {(prose_sheet, c) for c in _range(fld["cell"], fld["merge_to"])}
+    ex = spec.explanation
+    allowed |= {(spec.sheet_name(ex["sheet"]), c) for c in _range(ex["cell"], ex["merge_to"])}
     return allowed
 
 

@@ -3,13 +3,7 @@
 import hashlib
 import json
 import mailbox
-import os
 import random
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -23,11 +17,15 @@ from pipeline import Filling, get_spec, write_workbook
 from pipeline.check import check_paths
 from pipeline.cli import app
 from pipeline.fill import consistent_values, totals
-from pipeline.mail import imap_login, parse_message, safe_filename
+from pipeline.mail import parse_message, safe_filename
 from pipeline.merge import merge
 from pipeline.reader import read_submission
 from pipeline.samples import write_sample_mail
-from pipeline.workspace import init_workspace, open_workspace, receive, workspace_status
+from pipeline.intake import receive
+from pipeline.status import workspace_status
+from pipeline.workspace import init_workspace, open_workspace
+
+from conftest import beijing, imap_upload, use_smtp
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -39,21 +37,29 @@ def sample_mail(tmp_path_factory):
     return sorted(write_sample_mail(out))
 
 
+NOW = beijing("2026-02-04 09:00")  # after the deadline: offices still without a report are late
+
+
+def new_ws(path):
+    return init_workspace(path, ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="青溪县")
+
+
 @pytest.fixture
 def ws(tmp_path):
-    return init_workspace(tmp_path / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
+    return new_ws(tmp_path / "ws")
 
 
 def _summary(ws):
-    s = workspace_status(ws)
+    s = workspace_status(ws, now=NOW)
     return {o["code"]: (o["status"], o["versions"], o["late"]) for o in s.offices}
 
 
 EXPECTED = {
     "QX001": ("ok", 1, False), "QX002": ("ok", 1, False), "QX003": ("ok", 1, False),
     "QX004": ("ok", 2, False),  # corrected on 01-29: the correction is current
-    "QX005": ("warnings", 1, False), "QX006": ("missing", 0, False), "QX007": ("ok", 1, False),
-    "QX008": ("errors", 1, False), "QX009": ("ok", 1, True), "QX010": ("ok", 1, False),
+    "QX005": ("warnings", 1, False), "QX006": ("missing", 0, True), "QX007": ("ok", 1, False),
+    "QX008": ("unusable", 1, True),  # a 2019-format workbook for 2025: never current
+    "QX009": ("ok", 1, True), "QX010": ("ok", 1, False),
     "QX011": ("errors", 1, True), "QX012": ("warnings", 1, False),
 }
 
@@ -61,7 +67,7 @@ EXPECTED = {
 def test_attachment_names_in_every_encoding(sample_mail):
     names = {p.name: [a.filename for a in parse_message(p.read_bytes()).attachments] for p in sample_mail}
     assert names["02_QX002.eml"] == ["QX002_青溪县发展和改革局_2025.xlsx"]  # RFC 2047, GBK
-    assert names["03_QX003.eml"] == ["QX003_青溪县教育局_2025.xlsx"]  # raw GBK bytes
+    assert names["03_QX003.eml"] == ["QX003_青溪县教育局_2025.xlsx", "QX003_青溪县教育局_2025_盖章件.pdf"]  # raw GBK
     assert names["05_QX005.eml"] == ["QX005_青溪县自然资源局_2025.xlsx"]  # RFC 2231, gbk''
     assert names["08_QX009.eml"] == ["QX009_青溪县城关镇人民政府_2025.xlsx"]  # RFC 2047, UTF-8
     assert names["14_QX006_无附件.eml"] == []
@@ -77,25 +83,28 @@ def test_receive_eml_folder(ws, sample_mail):
     result = receive(ws, [str(sample_mail[0].parent)])
     assert _summary(ws) == EXPECTED
     assert [i.status for i in result.items].count("duplicate") == 1
+    assert [i.filename for i in result.items if i.status == "attachment"] == [
+        "QX003_青溪县教育局_2025_盖章件.pdf", "QX001_青溪县人民政府办公室_2025_盖章件.pdf"]
     assert result.mail_notes == ["邮件没有附件：sthj@qingxi.example：2025年度政府信息公开工作年度报告"]
-    # Every received file is in the archive under its sha256, unchanged.
+    # Every received file is in the archive under its sha256, unchanged: 12 workbooks, 2 PDFs.
     with ws.db() as conn:
         rows = conn.execute("SELECT sha256, archive_path FROM files").fetchall()
-    assert len(rows) == 12
+    assert len(rows) == 14
     for row in rows:
         assert hashlib.sha256((ws.path / row["archive_path"]).read_bytes()).hexdigest() == row["sha256"]
     # A second run changes nothing.
     again = receive(ws, [str(sample_mail[0].parent)])
     assert {i.status for i in again.items} == {"already"}
     with ws.db() as conn:
-        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 13
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 15
     assert _summary(ws) == EXPECTED
 
 
 def test_reply_drafts(ws, sample_mail):
     receive(ws, [str(sample_mail[0].parent)])
     drafts = sorted((ws.outbox / "drafts").glob("*.eml"))
-    assert len(drafts) == 12  # one per received version, none for the identical re-send
+    # One per received version, none for the identical re-send, one for the email with only a PDF.
+    assert len(drafts) == 13
     msg = BytesParser(policy=policy.default).parsebytes(next(d for d in drafts if "云岭乡" in d.name).read_bytes())
     assert msg["To"] == "ylx@qingxi.example"
     assert "有错误" in msg["Subject"]
@@ -115,7 +124,7 @@ def test_receive_mbox_and_maildir(tmp_path, sample_mail):
         md.add(p.read_bytes())
     box.flush()
     for source in (tmp_path / "inbox.mbox", tmp_path / "Maildir"):
-        ws = init_workspace(tmp_path / f"ws-{source.name}", ROOT / "samples" / "roster.csv", 2025, "2026-01-31")
+        ws = new_ws(tmp_path / f"ws-{source.name}")
         receive(ws, [str(source)])
         assert _summary(ws) == EXPECTED
 
@@ -128,7 +137,7 @@ def test_receive_files_and_unknown_offices(ws, tmp_path):
     stranger = write_workbook(spec, tmp_path / "某某单位.xlsx", Filling(office={"year": 2025, "name": "外县某局"}, values=values))
     (tmp_path / "empty.xlsx").write_bytes(b"")
     result = receive(ws, [str(named), str(stranger), str(tmp_path / "empty.xlsx")])
-    assert [(i.office_code, i.status) for i in result.items] == [("QX003", "warnings"), (None, "warnings"), (None, "unreadable")]
+    assert [(i.office_code, i.status) for i in result.items] == [("QX003", "warnings"), (None, "warnings"), (None, "unusable")]
     unknown = workspace_status(ws).unknown
     assert [u["filename"] for u in unknown] == ["某某单位.xlsx", "empty.xlsx"]
 
@@ -139,8 +148,12 @@ def test_status_json(ws, sample_mail):
     assert out.exit_code == 0
     data = json.loads(out.output)
     office = data["offices"][0]
-    assert set(office) >= {"code", "name", "kind", "status", "received_at", "late", "versions"}
-    assert data["summary"]["submitted"] == 11 and data["summary"]["missing"] == 1 and data["summary"]["late"] == 2
+    assert set(office) >= {"code", "name", "kind", "status", "received_at", "late", "versions", "review", "round",
+                           "decision_reason", "accepted_warnings", "attachments", "reply_sent"}
+    assert office["review"] == "pending" and office["round"] == 1 and office["reply_sent"] is False
+    assert [a["filename"] for a in office["attachments"]] == ["QX001_青溪县人民政府办公室_2025_盖章件.pdf"]
+    # Today is past the deadline: the missing office and the one with only an unusable file are late too.
+    assert data["summary"]["submitted"] == 11 and data["summary"]["missing"] == 1 and data["summary"]["late"] == 4
 
 
 def _office_values(path):
@@ -152,9 +165,12 @@ def test_merge_totals_equal_the_offices(ws, sample_mail, tmp_path):
     receive(ws, [str(sample_mail[0].parent)])
     result = merge(ws, tmp_path / "rollup.xlsx")
     included = {o.code for o in result.included}
-    assert included == {c for c, (s, _, _) in EXPECTED.items() if s in ("ok", "warnings")}
+    # Clean versions only: warnings nobody accepted stay out, like errors.
+    assert included == {c for c, (s, _, _) in EXPECTED.items() if s == "ok"}
     assert {o.code: o.reason for o in result.excluded} == {
-        "QX006": "未报送", "QX008": "使用的不是本年度的格式", "QX011": "有错误，未计入"}
+        "QX005": "有提醒，尚未审核通过", "QX006": "未报送",
+        "QX008": "报送的文件无法采用：使用的是国办公开办函〔2019〕60号格式的模板，2025年度报告应使用国办公开办函〔2021〕30号格式的模板",
+        "QX011": "有错误", "QX012": "有提醒，尚未审核通过"}
     # Independently: read each included office's archived current workbook and add up.
     spec = get_spec("2021")
     expected = {f.id: 0 for f in spec.inputs()}
@@ -187,7 +203,8 @@ def test_merge_include_errors_and_atomic_output(ws, sample_mail, tmp_path):
     merge(ws, out)
     before = out.read_bytes()
     result = merge(ws, out, include_errors=True)
-    assert "QX011" in {o.code for o in result.included}
+    assert {"QX005", "QX011", "QX012"} <= {o.code for o in result.included}
+    assert {o.code for o in merge(ws, out, include_warnings=True).included} >= {"QX005", "QX012"}
     assert out.read_bytes() != before
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -217,11 +234,10 @@ def test_merge_properties(tmp_path_factory, seed, order):
                 "date": "2026-01-02"}, values=revised))
     rollups = []
     for run, sequence in enumerate([list(range(4)), list(order)]):
-        ws = init_workspace(tmp / f"ws{run}", roster, 2025)
+        ws = init_workspace(tmp / f"ws{run}", roster, 2025, name="测试县")
         for i in sequence:
-            receive(ws, [str(offices[i][0])])
-        os.utime(resub, (time.time() + 10, time.time() + 10))  # received later than the first version
-        receive(ws, [str(resub)])
+            receive(ws, [str(offices[i][0])], received_at=beijing("2026-01-10 09:00"))
+        receive(ws, [str(resub)], received_at=beijing("2026-01-11 09:00"))
         result = merge(ws, tmp / f"rollup{run}.xlsx")
         rollups.append(result)
         assert check_paths([result.path]).files[0].findings == []
@@ -234,88 +250,8 @@ def test_merge_properties(tmp_path_factory, seed, order):
 
 # -- real servers on loopback ---------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def imap_server():
-    if not shutil.which("dovecot"):
-        if os.environ.get("CI"):
-            pytest.fail("dovecot-imapd is required in CI (.ci/run installs it)")
-        pytest.skip("dovecot not installed")
-    base = Path(tempfile.mkdtemp(prefix="xxgk-imap-"))
-    os.chmod(base, 0o755)
-    for d in ("run", "state", "home"):
-        (base / d).mkdir()
-    shutil.chown(base / "home", "nobody", "nogroup")
-    (base / "passwd").write_text("zwgk:{PLAIN}s3cret-密码::::::\n", encoding="utf-8")
-    port = _free_port()
-    (base / "dovecot.conf").write_text(f"""
-protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-mail_location = maildir:{base}/home/%u/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={base}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = 0
-  }}
-}}
-""", encoding="utf-8")
-    proc = subprocess.Popen(["dovecot", "-F", "-c", str(base / "dovecot.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def test_receive_from_imap(ws, sample_mail, imap_server):
-    import imaplib
-
-    conn = imaplib.IMAP4("127.0.0.1", imap_server)
-    imap_login(conn, "zwgk", "s3cret-密码")
-    for p in sample_mail:
-        conn.append("INBOX", None, None, p.read_bytes())
-    conn.logout()
-    url = f"imap://zwgk@127.0.0.1:{imap_server}/INBOX"
+    url = imap_upload(imap_server, [p.read_bytes() for p in sample_mail])
     result = runner.invoke(app, ["receive", str(ws.path), url], env={"XXGK_IMAP_PASSWORD": "s3cret-密码"})
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output
@@ -324,37 +260,25 @@ def test_receive_from_imap(ws, sample_mail, imap_server):
     assert bad.exit_code == 1 and "无法登录邮箱" in bad.output and "wrong" not in bad.output
 
 
-def test_send_replies_through_smtp(ws, sample_mail):
-    from aiosmtpd.controller import Controller
-
-    class Sink:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
-            return "250 OK"
-
-    sink = Sink()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        ws.settings["smtp"] = {"host": "127.0.0.1", "port": port, "security": "none", "user": "", "sender": "zwgk@qingxi.example"}
-        (ws.path / "settings.json").write_text(json.dumps(ws.settings, ensure_ascii=False), encoding="utf-8")
-        result = runner.invoke(app, ["receive", str(ws.path), str(sample_mail[0].parent), "--send"])
-        assert result.exit_code == 0, result.output
-        assert "发出12封回复邮件" in result.output
-    finally:
-        controller.stop()
-    assert len(sink.messages) == 12
+def test_send_replies_through_smtp(ws, sample_mail, smtp_server):
+    port, sink = smtp_server
+    use_smtp(ws, port)
+    result = runner.invoke(app, ["receive", str(ws.path), str(sample_mail[0].parent), "--send"])
+    assert result.exit_code == 0, result.output
+    assert "起草13封回复邮件，发出13封" in result.output
+    assert len(sink.messages) == 13
     frm, to, content = next(m for m in sink.messages if m[1] == ["dcjd@qingxi.example"])
     assert frm == "zwgk@qingxi.example"
     msg = BytesParser(policy=policy.default).parsebytes(content)
-    assert "东城街道办事处" in msg["Subject"]
+    assert "东城街道办事处" in msg["Subject"] and msg["From"] == "zwgk@qingxi.example"
+    assert msg["X-Unsent"] is None  # the draft marker does not go out
     assert [a.get_filename() for a in msg.iter_attachments()] == ["QX012_青溪县东城街道办事处_2025.校验结果.xlsx"]
     with open_workspace(ws.path).db() as conn:
-        assert conn.execute("SELECT COUNT(*) FROM drafts WHERE sent_at IS NULL").fetchone()[0] == 0
+        sent = conn.execute("SELECT recipient, message_id, sent_at FROM outgoing WHERE sent_at IS NOT NULL").fetchall()
+        assert conn.execute("SELECT COUNT(*) FROM outgoing WHERE sent_at IS NULL").fetchone()[0] == 0
+    assert len(sent) == 13 and all(r["message_id"] and r["recipient"] for r in sent)
+    assert msg["Message-ID"] in {r["message_id"] for r in sent}
+    assert {o["code"]: o["reply_sent"] for o in workspace_status(ws).offices}["QX012"] is True
 
 
 def test_resend_recorded_before_the_original_keeps_the_first_arrival(ws, sample_mail):

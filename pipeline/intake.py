@@ -1,0 +1,404 @@
+"""Receiving: archive and record first, then read, check, annotate and answer.
+
+Nothing is lost: every received file is stored unchanged in ``archive/`` under its sha256
+(written atomically, never overwritten) and recorded in the ledger *before* it is read. A
+run that is interrupted leaves rows ``pending``; the next run finishes them. Receiving the
+same sources again changes nothing; identical bytes sent again are a re-send of the first.
+
+What a file becomes:
+
+- a workbook of the workspace's year and format: checked, annotated (from its archived bytes,
+  never from a path) and answered; it may become the office's current version
+  (:mod:`pipeline.lifecycle` decides);
+- any other spreadsheet-like file (damaged, encrypted, .xls/.et/.ods, another year or format):
+  ``unusable``, answered with the version that still counts, never current;
+- a PDF, OFD, image or Word file (a stamped copy, a cover letter): an ``attachment`` of the
+  office, linked to the workbook of the same email, never checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from . import ledger
+from .annotate import annotate, annotated_name
+from .check import check_submission
+from .errors import UsageError
+from .findings import finding
+from .fsutil import atomic_write_bytes
+from .mail import Mail
+from .outbox import reply_to_attachments, reply_to_submission, send_outgoing
+from .reader import Submission, read_submission, sniff
+from .sources import ATTACHMENT_SUFFIXES, WORKBOOK_SUFFIXES, Arrival, iter_source, mail_arrivals
+from .workspace import LOCAL_TZ, Workspace, iso, local_time, now_utc
+
+FUTURE_SLACK = timedelta(days=1)  # a sender's clock a little ahead is not a date in the future
+
+
+@dataclass
+class Received:
+    """What receiving did with one incoming file."""
+
+    submission_id: int
+    filename: str
+    office_code: str | None
+    office_name: str | None
+    status: str  # ok / warnings / errors / unusable / attachment / duplicate / already
+    note: str = ""
+    draft: Path | None = None
+
+
+@dataclass
+class ReceiveResult:
+    items: list[Received] = field(default_factory=list)
+    mail_notes: list[str] = field(default_factory=list)
+    sent: int = 0
+
+    @property
+    def drafts(self) -> list[Path]:
+        return [i.draft for i in self.items if i.draft is not None]
+
+
+def archive_file(ws: Workspace, data: bytes, sha256: str, suffix: str) -> Path:
+    """Store bytes under their hash; an existing archived file is never rewritten."""
+    suffix = suffix.lower() if len(suffix) <= 6 and suffix[1:].isalnum() else ".bin"
+    target = ws.archive / sha256[:2] / f"{sha256}{suffix}"
+    if not target.exists():
+        atomic_write_bytes(target, data)
+    return target
+
+
+def is_workbook(filename: str, data: bytes) -> bool:
+    """Whether a received file is meant as a workbook (even a broken one), as opposed to a scan or a letter."""
+    suffix = Path(filename).suffix.lower()
+    if suffix in WORKBOOK_SUFFIXES:
+        return True
+    if suffix in ATTACHMENT_SUFFIXES:
+        return False
+    kind = sniff(data, suffix)
+    if kind is None:  # a zip package: a workbook if it holds one
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = z.namelist()
+                return any(n.startswith("xl/") for n in names) or (
+                    "mimetype" in names and b"spreadsheet" in z.read("mimetype")[:100])
+        except Exception:  # noqa: BLE001 - a damaged zip of unknown kind: not a workbook
+            return False
+    return kind in ("file-xls", "file-et", "file-encrypted")
+
+
+class _Roster:
+    """The roster, read once per run: who a file is from."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.offices = conn.execute("SELECT code, name, email FROM offices").fetchall()
+        self.codes = {o["code"]: o for o in self.offices}
+        self.by_name = {o["name"]: o["code"] for o in self.offices}
+        self.by_email: dict[str, list[str]] = {}
+        for o in self.offices:
+            if o["email"]:
+                self.by_email.setdefault(o["email"], []).append(o["code"])
+        self.longest_first = sorted(self.offices, key=lambda o: -len(o["name"]))
+
+    def identify(self, sub: Submission | None, sender: str | None, filename: str) -> tuple[str | None, str | None]:
+        """Template metadata first, then the sender, then the file name."""
+        if sub is not None and sub.readable:
+            for candidate in (sub.office.get("code"), sub.meta.get("office_code")):
+                if candidate is not None and str(candidate).strip() in self.codes:
+                    return str(candidate).strip(), "template"
+            name = sub.office.get("name")
+            if name and str(name).strip() in self.by_name:
+                return self.by_name[str(name).strip()], "template"
+        code = self.by_sender(sender)
+        if code:
+            return code, "sender"
+        for o in self.longest_first:
+            if o["name"] in filename or o["code"] in filename:
+                return o["code"], "filename"
+        return None, None
+
+    def by_sender(self, sender: str | None) -> str | None:
+        matches = self.by_email.get((sender or "").lower(), [])
+        return matches[0] if len(matches) == 1 else None
+
+
+def _time_flag(ws: Workspace, when: datetime, recorded: datetime) -> tuple[datetime, str | None]:
+    """A date in the future is not believed (the time of recording stands in); one before the report year is flagged."""
+    if when > recorded + FUTURE_SLACK:
+        return recorded, "future"
+    if when.astimezone(LOCAL_TZ).year < ws.year:
+        return when, "before-year"
+    return when, None
+
+
+def _record(ws: Workspace, conn: sqlite3.Connection, data: bytes, arrival: Arrival) -> tuple[int, str]:
+    """Archive and record one arrival. Returns (submission id, "new"/"duplicate"/"already")."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = archive_file(ws, data, sha, Path(arrival.filename).suffix)
+    recorded = now_utc()
+    received, flag = _time_flag(ws, arrival.received_at, recorded)
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT OR IGNORE INTO files(sha256, size, archive_path, stored_at) VALUES (?, ?, ?, ?)",
+                     (sha, len(data), str(path.relative_to(ws.path)), iso(recorded)))
+        row = conn.execute("SELECT id FROM submissions WHERE sha256=? AND source_key=?",
+                           (sha, arrival.source_key)).fetchone()
+        if row:
+            return row["id"], "already"
+        # The same bytes received before, or a feedback workbook of ours sent back unchanged: a re-send.
+        first = conn.execute("SELECT id FROM submissions WHERE sha256=? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                             (sha,)).fetchone() or conn.execute(
+            "SELECT id FROM submissions WHERE feedback_sha256=? ORDER BY id LIMIT 1", (sha,)).fetchone()
+        cur = conn.execute(
+            "INSERT INTO submissions(sha256, source_key, filename, source, sender, message_id, received_at, recorded_at,"
+            " duplicate_of, status, time_source, time_flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha, arrival.source_key, arrival.filename, arrival.source, arrival.sender, arrival.message_id,
+             iso(received), iso(recorded), first["id"] if first else None, "duplicate" if first else "pending",
+             arrival.time_source, flag))
+        return cur.lastrowid, "duplicate" if first else "new"
+
+
+def _unusable_reason(ws: Workspace, sub: Submission | None, error: str | None) -> str | None:
+    """Why a workbook cannot be the office's report for this year, or None when it can."""
+    if sub is None:
+        return f"读取文件时出错（{error}）"
+    if not sub.readable:
+        return sub.findings[0].message if sub.findings else "不是年度报告填报表"
+    if sub.spec.format != ws.spec.format:
+        return f"使用的是{sub.spec.basis}格式的模板，{ws.year}年度报告应使用{ws.spec.basis}格式的模板"
+    if sub.year is not None and sub.year != ws.year:
+        return f"填报表中的报告年度为{sub.year}年，本次收集的是{ws.year}年度报告"
+    return None
+
+
+def _set(conn: sqlite3.Connection, sub_id: int, **values: Any) -> None:
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"UPDATE submissions SET {', '.join(f'{k}=?' for k in values)} WHERE id=?",
+                     (*values.values(), sub_id))
+
+
+def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, row: sqlite3.Row,
+                      office: str | None, attachments: list[str]) -> Received:
+    """Read, check and annotate the archived bytes of one workbook, and draft the reply."""
+    data = (ws.path / row["archive_path"]).read_bytes()
+    named = Path(row["filename"])  # the office's file name: it names the feedback and helps sniff the format
+    try:
+        sub = read_submission(named, data)
+        result = check_submission(sub, year=ws.year)
+        error = None
+    except Exception as exc:  # noqa: BLE001 - the file stays archived and is answered with its error
+        sub, result, error = None, None, f"{type(exc).__name__}: {exc}"
+    reason = _unusable_reason(ws, sub, error)
+    code, how = roster.identify(sub, row["sender"], row["filename"])
+    if code is None and office:
+        code, how = office, "assigned"
+    feedback = feedback_sha = None
+    if result is not None:
+        feedback = annotate(result, ws.outbox / (code or "未识别单位"),
+                            name=f"{row['id']:05d}_{annotated_name(named)}")
+        feedback_sha = hashlib.sha256(feedback.read_bytes()).hexdigest()
+    findings = [f.to_dict() for f in result.findings] if result is not None else [
+        finding("file-read-error", detail=error).to_dict()]
+    readable = sub is not None and sub.readable
+    values = {f.id: result.values[f.id] for f in sub.spec.inputs()} if readable else {}
+    status = "unusable" if reason else result.status
+    _set(conn, row["id"], office_code=code, identified_by=how, status=status, reason=reason,
+         errors=sum(1 for f in findings if f["severity"] == "error"),
+         warnings=sum(1 for f in findings if f["severity"] == "warning"),
+         format=sub.spec.format if readable else None, year=sub.year if sub is not None else None,
+         office_json=json.dumps(sub.office if sub is not None else {}, ensure_ascii=False, default=str),
+         values_json=json.dumps(values), findings_json=json.dumps(findings, ensure_ascii=False, default=str),
+         explanation=sub.explanation if sub is not None else None,
+         feedback_path=str(feedback.relative_to(ws.path)) if feedback else None, feedback_sha256=feedback_sha,
+         error=error)
+    draft = reply_to_submission(ws, conn, row["id"], attachments)
+    name = roster.codes[code]["name"] if code in roster.codes else None
+    return Received(row["id"], row["filename"], code, name, status, note=reason or "", draft=draft)
+
+
+def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list[int],
+             office: str | None = None) -> list[Received]:
+    """Process the new arrivals of one email (or one file): workbooks first, then what came with them."""
+    rows = [ledger.submission(conn, i) for i in ids]
+    kinds = {r["id"]: is_workbook(r["filename"], (ws.path / r["archive_path"]).read_bytes()) for r in rows}
+    workbooks = [r for r in rows if kinds[r["id"]]]
+    others = [r for r in rows if not kinds[r["id"]]]
+    done = {}
+    for r in workbooks:
+        done[r["id"]] = _process_workbook(ws, conn, roster, r, office, [o["filename"] for o in others])
+    if others:
+        # Attachments belong to the office of the email's workbook (processed in this run or an earlier one).
+        message = rows[0]["message_id"]
+        siblings = conn.execute("SELECT office_code, status FROM submissions WHERE message_id=? AND status IN"
+                                " ('ok', 'warnings', 'errors', 'unusable') AND office_code IS NOT NULL",
+                                (message,)).fetchall() if message else []
+        group = next((d.office_code for d in done.values() if d.office_code), None) or next(
+            (s["office_code"] for s in siblings), None)
+        for r in others:
+            code, how = (group, "email") if group else roster.identify(None, r["sender"], r["filename"])
+            if code is None and office:
+                code, how = office, "assigned"
+            _set(conn, r["id"], status="attachment", office_code=code, identified_by=how)
+            name = roster.codes[code]["name"] if code in roster.codes else None
+            done[r["id"]] = Received(r["id"], r["filename"], code, name, "attachment", note="附件，已存档")
+        if not workbooks and not siblings:
+            draft = reply_to_attachments(ws, conn, [r["id"] for r in others])
+            first = done[others[0]["id"]]
+            first.draft = draft
+    return [done[i] for i in ids]
+
+
+def _receive(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, parts: list[tuple[bytes, Arrival]],
+             office: str | None) -> list[Received]:
+    recorded = [(_record(ws, conn, data, arrival), arrival) for data, arrival in parts]
+    new = [sub_id for (sub_id, state), _ in recorded if state == "new"]
+    processed = {r.submission_id: r for r in _process(ws, conn, roster, new, office)} if new else {}
+    out = []
+    for (sub_id, state), arrival in recorded:
+        if state == "new":
+            out.append(processed[sub_id])
+            continue
+        row = ledger.submission(conn, sub_id)
+        if state == "duplicate":
+            first = ledger.submission(conn, row["duplicate_of"])
+            _set(conn, sub_id, office_code=first["office_code"])
+            what = "本工作区发出的反馈工作簿（未修改）" if first["feedback_sha256"] == row["sha256"] else "文件"
+            day = local_time(first["received_at"])
+            note = f"与{day.month}月{day.day}日收到的{what}完全相同"
+            out.append(Received(sub_id, arrival.filename, first["office_code"], first["office_name"], "duplicate", note))
+        elif row["office_code"] is None and office and row["status"] not in ("duplicate", "pending"):
+            _set(conn, sub_id, office_code=office, identified_by="assigned")
+            draft = reply_to_submission(ws, conn, sub_id) if row["status"] != "attachment" else None
+            name = roster.codes[office]["name"]
+            out.append(Received(sub_id, arrival.filename, office, name, row["status"], f"已指定为{name}", draft))
+        else:
+            out.append(Received(sub_id, arrival.filename, row["office_code"], row["office_name"], "already",
+                                "此前已处理"))
+    return out
+
+
+def _receive_mail(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, mail: Mail, result: ReceiveResult,
+                  office: str | None) -> None:
+    own = mail.xxgk or conn.execute("SELECT 1 FROM outgoing WHERE message_id=?", (mail.message_id,)).fetchone()
+    if own:
+        result.mail_notes.append(f"已跳过本工作区起草或发出的邮件：{mail.subject}")
+        return
+    recorded = now_utc()
+    received = mail.internal_date or mail.date or recorded
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT OR IGNORE INTO messages(message_key, sender, subject, received_at, attachments, skipped,"
+                     " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (mail.message_id, mail.sender, mail.subject, iso(received), len(mail.attachments), mail.skipped,
+                      iso(recorded)))
+    if not mail.attachments:
+        result.mail_notes.append(f"邮件没有附件：{mail.sender}：{mail.subject}")
+    if mail.skipped:
+        result.mail_notes.append(
+            f"{mail.sender}：{mail.subject}（附件过多，只收取了前{len(mail.attachments)}个，另有{mail.skipped}个未收取）")
+    parts = list(mail_arrivals(mail, recorded))
+    if parts:
+        result.items += _receive(ws, conn, roster, parts, office)
+
+
+def _remove_stale_temporaries(ws: Workspace, age_seconds: float = 3600) -> None:
+    """Temporary files of a run that was killed (atomic writes clean up after themselves otherwise).
+
+    Only our own ``.name.xxxx.tmp`` files older than an hour: a run going on now keeps its own."""
+    cutoff = time.time() - age_seconds
+    for folder in (ws.archive, ws.outbox):
+        for tmp in folder.rglob(".*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+            except OSError:
+                pass
+
+
+def _repair_replies(ws: Workspace, conn: sqlite3.Connection) -> list[Received]:
+    """Replies a killed run did not get to draft: every processed workbook with someone to answer has one."""
+    rows = conn.execute(
+        "SELECT s.id, s.filename, s.office_code, s.status, o.name FROM submissions s"
+        " LEFT JOIN offices o ON o.code = s.office_code"
+        " WHERE s.status IN ('ok', 'warnings', 'errors', 'unusable') AND s.duplicate_of IS NULL"
+        " AND (s.sender IS NOT NULL OR o.email != '')"
+        " AND NOT EXISTS (SELECT 1 FROM outgoing g WHERE g.submission_id = s.id AND g.kind = 'reply')").fetchall()
+    out = []
+    for r in rows:
+        draft = reply_to_submission(ws, conn, r["id"])
+        out.append(Received(r["id"], r["filename"], r["office_code"], r["name"], r["status"], "补写了回复草稿", draft))
+    return out
+
+
+def _check_office(conn: sqlite3.Connection, office: str | None) -> None:
+    if office and ledger.office(conn, office) is None:
+        raise UsageError(f"名单中没有单位代码“{office}”")
+
+
+def receive_file(ws: Workspace, data: bytes, arrival: Arrival, *, office: str | None = None) -> list[Received]:
+    """Receive one file's bytes with its metadata (sender, time, source): archive, record, check, answer.
+
+    The entry point for any source: :func:`receive` reads files, mailboxes and IMAP and hands
+    each file here.
+
+    :param office: the roster code to assign the file to when it does not say whose it is.
+    """
+    with ws.db() as conn:
+        _check_office(conn, office)
+        return _receive(ws, conn, _Roster(conn), [(data, arrival)], office)
+
+
+def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str] | None = None,
+            received_at: datetime | None = None, office: str | None = None, send: bool = False,
+            smtp_password: str | None = None, progress: Callable[[str], None] | None = None) -> ReceiveResult:
+    """Receive files and emails into the workspace: archive, record, check, annotate, draft replies.
+
+    :param sources: files, folders, .eml/mbox files, Maildir folders, or imap(s):// URLs.
+    :param password: returns the IMAP password for a URL (never logged).
+    :param received_at: the time of receipt of files given directly (default: now); emails keep theirs.
+    :param office: a roster code for files that do not say whose they are.
+    :param send: send the replies drafted in this run through the workspace's SMTP settings.
+    :param progress: called with each file's name once it is done.
+    """
+    result = ReceiveResult()
+    _remove_stale_temporaries(ws)
+    with ws.db() as conn:
+        _check_office(conn, office)
+        roster = _Roster(conn)
+        # Finish what an interrupted run left half done, an email's parts together.
+        pending = conn.execute("SELECT id, message_id FROM submissions WHERE status='pending' ORDER BY id").fetchall()
+        groups: dict[str, list[int]] = {}
+        for row in pending:
+            groups.setdefault(row["message_id"] or f"#{row['id']}", []).append(row["id"])
+        for ids in groups.values():
+            result.items += _process(ws, conn, roster, ids, office)
+        result.items += _repair_replies(ws, conn)
+        for source in sources:
+            for item in iter_source(ws, source, password=password, received_at=received_at):
+                before = len(result.items)
+                if isinstance(item, Mail):
+                    _receive_mail(ws, conn, roster, item, result, office)
+                else:
+                    result.items += _receive(ws, conn, roster, [item], office)
+                if progress:
+                    for done in result.items[before:]:
+                        progress(done.filename)
+    if send and result.drafts:
+        result.sent = send_outgoing(ws, paths=result.drafts, password=smtp_password)
+    return result
+
+
+def time_note(row: sqlite3.Row | dict[str, Any]) -> str:
+    """How a receipt time is to be read, for people."""
+    return {"future": "邮件日期在未来，按实际收取时间记录", "before-year": "收到时间早于报告年度，请核实"}.get(
+        row["time_flag"] or "", "")

@@ -1,0 +1,35 @@
+"""Text as people see it: the width of Chinese text on a terminal and in a spreadsheet column."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes on a terminal or in a spreadsheet: wide (CJK) characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` display columns (str.ljust counts characters, not columns)."""
+    return text + " " * max(0, width - display_width(text))
+
+
+def table(header: list[str], rows: list[list[str]], gap: int = 2) -> list[str]:
+    """Rows of text in aligned columns (the last column is not padded)."""
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    out = []
+    for r in [header, *rows]:
+        cells = [pad(c, w) for c, w in zip(r[:-1], widths)] + [r[-1]]
+        out.append((" " * gap).join(cells).rstrip())
+    return out
+
+
+def cn_date(d) -> str:
+    """A date as official Chinese text writes it: 2026年1月31日 (no leading zeros)."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def cn_datetime(dt) -> str:
+    """A moment as a reply letter writes it: 2026年2月3日 10:45."""
+    return f"{cn_date(dt)} {dt:%H:%M}"
