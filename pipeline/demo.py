@@ -1,6 +1,7 @@
 """``xxgk demo``: the whole job on the bundled samples of a fictional county.
 
-The story runs on the samples' own calendar (January–February 2026, deadline 31 January):
+The story runs on the samples' own calendar (January–February 2026, deadline 31 January), by
+the workspace's clock:
 the offices' emails arrive, one with a stamped PDF beside its workbook and one with a PDF
 sent on its own; the coordinator returns two workbooks with reasons, accepts a warning the
 office explained, receives the corrected resubmission and accepts it, reminds the offices
@@ -29,12 +30,14 @@ from .workspace import LOCAL_TZ, init_workspace
 
 # The coordinator's decisions in the story: (when, office, action, reason or None for the office's own).
 DECISIONS = [
-    ("2026-01-23 09:00", "QX005", "return", "县直部门没有规章制定权，表二“规章”的制发、废止、现行有效件数均应为0，请核实后修改重报。"),
-    ("2026-02-01 09:00", "QX012", "accept", None),
-    ("2026-02-03 14:00", "QX011", "return", "表二、表四有单元格填了“/”或空白，没有发生的事项请填0，修改后重报。"),
+    ("2026-02-03 14:00", "QX005", "return", "县直部门没有规章制定权，表二“规章”的制发、废止、现行有效件数均应为0，请核实后修改重报。"),
+    ("2026-02-03 14:30", "QX012", "accept", None),
+    ("2026-02-03 15:00", "QX011", "return", "表二、表四有单元格填了“/”或空白，没有发生的事项请填0，修改后重报。"),
 ]
-ROUND2_AT = "2026-01-27 09:30"  # after the corrected QX005 arrives: accepted
-REMIND_AT = "2026-02-04 09:00"
+FIRST_ROUND_AT = "2026-02-03 11:00"  # the coordinator fetches the mail once the last email is in
+ROUND2_RECEIVED_AT = "2026-02-04 11:00"  # the corrected QX005 arrived at 10:30
+ROUND2_AT = "2026-02-04 14:00"
+REMIND_AT = "2026-02-05 09:00"
 
 
 def _at(text: str) -> datetime:
@@ -95,6 +98,9 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
     ws = init_workspace(outdir / "5-工作区", roster, year, deadline=f"{year + 1}-01-31", name=COUNTY, code="QX",
                         sender="zwgk@qingxi.example")
     ws.set("reviewer", "县政务公开办 李四")
+    # The story runs on the samples' calendar: each step happens at its own moment.
+    at = lambda text: setattr(ws, "clock", lambda: _at(text))  # noqa: E731
+    at(FIRST_ROUND_AT)
     received = receive(ws, [str(returned_dir / "mail")])
     result.steps.append(("工作区收取第一轮邮件（附件按 sha256 存档，反馈在 outbox/，回复草稿在 outbox/drafts/）", [
         (None, f"{item.filename}：{item.office_name or '未识别单位'}，"
@@ -103,25 +109,29 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
 
     decided = []
     for when, code, action, reason in DECISIONS:
+        at(when)
         if action == "return":
-            d = return_submission(ws, code, reason, now=_at(when))
+            d = return_submission(ws, code, reason)
             decided.append((d.draft, f"{when} 退回 {d.office_name}：{reason}"))
         else:
-            d = accept_submission(ws, code, reason, now=_at(when))
+            d = accept_submission(ws, code, reason)
             decided.append((d.draft, f"{when} 审核通过 {d.office_name}，接受提醒{len(d.warnings)}项（理由：单位的情况说明）"))
     result.steps.append(("审核：退回（附原因和反馈工作簿）与审核通过（接受单位已说明的提醒）", decided))
 
+    at(ROUND2_RECEIVED_AT)
     again = receive(ws, [str(returned_dir / "mail-round2")])
-    d = accept_submission(ws, "QX005", now=_at(ROUND2_AT))
+    at(ROUND2_AT)
+    d = accept_submission(ws, "QX005")
     result.steps.append(("第二轮：退回的单位修改后重报，审核通过", [
         (None, f"{item.filename}：{item.office_name}，{STATE_LABELS.get(item.status, item.status)}") for item in again.items]
         + [(d.draft, f"{ROUND2_AT} 审核通过 {d.office_name}")]))
 
-    reminders = remind(ws, now=_at(REMIND_AT))
+    at(REMIND_AT)
+    reminders = remind(ws)
     result.steps.append(("催报：未报送、报送无效、退回后未重报的单位（附预填模板或反馈工作簿）",
                          [(p, f"{code} {name}") for code, name, p in reminders.drafted]))
 
-    result.status = workspace_status(ws, now=_at(REMIND_AT))
+    result.status = workspace_status(ws)
     page = write_status_html(result.status, ws, ws.path / "报送情况.html")
     result.steps.append(("报送情况（可在浏览器中打开、打印）", [(page, "")]))
 

@@ -39,7 +39,7 @@ from .mail import Mail
 from .outbox import reply_to_attachments, reply_to_submission, send_outgoing
 from .reader import Submission, read_submission, sniff
 from .sources import ATTACHMENT_SUFFIXES, WORKBOOK_SUFFIXES, Arrival, iter_source, mail_arrivals
-from .workspace import LOCAL_TZ, Workspace, iso, local_time, now_utc
+from .workspace import LOCAL_TZ, Workspace, iso, local_time
 
 FUTURE_SLACK = timedelta(days=1)  # a sender's clock a little ahead is not a date in the future
 
@@ -144,7 +144,7 @@ def _record(ws: Workspace, conn: sqlite3.Connection, data: bytes, arrival: Arriv
     """Archive and record one arrival. Returns (submission id, "new"/"duplicate"/"already")."""
     sha = hashlib.sha256(data).hexdigest()
     path = archive_file(ws, data, sha, Path(arrival.filename).suffix)
-    recorded = now_utc()
+    recorded = ws.now()
     received, flag = _time_flag(ws, arrival.received_at, recorded)
     with conn:
         conn.execute("BEGIN IMMEDIATE")
@@ -293,7 +293,7 @@ def _receive_mail(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, mail
     if own:
         result.mail_notes.append(f"已跳过本工作区起草或发出的邮件：{mail.subject}")
         return
-    recorded = now_utc()
+    recorded = ws.now()
     received = mail.internal_date or mail.date or recorded
     with conn:
         conn.execute("BEGIN IMMEDIATE")

@@ -92,15 +92,17 @@ class OfficeState:
 
     @property
     def replies(self) -> list[dict[str, Any]]:
-        """Mail about the current version (check result, return, acceptance), oldest first."""
-        if self.current is None:
+        """Mail about the current version (check result, return, acceptance), or about the latest file when
+        none counts, oldest first."""
+        about = self.current or self.latest
+        if about is None:
             return []
-        return [o for o in self.outgoing if o["submission_id"] == self.current["id"]
+        return [o for o in self.outgoing if o["submission_id"] == about["id"]
                 and o["kind"] in ("reply", "return", "accept")]
 
     @property
     def reply_sent(self) -> bool | None:
-        """Whether the latest mail about the current version went out (None: nothing was drafted)."""
+        """Whether the latest mail about that version went out (None: nothing was drafted)."""
         replies = self.replies
         return None if not replies else replies[-1]["sent_at"] is not None
 

@@ -23,7 +23,7 @@ from .check import severity_label
 from .errors import UsageError
 from .fsutil import atomic_write_bytes
 from .lifecycle import ACTION_LABELS, STATE_LABELS, OfficeState, office_state, office_states
-from .mail import SmtpSettings, draft_message, for_sending, now_utc, safe_filename, send_messages
+from .mail import SmtpSettings, draft_message, for_sending, safe_filename, send_messages
 from .template import office_filling, write_workbook
 from .textutil import cn_date, cn_datetime
 from .workspace import LOCAL_TZ, Workspace, iso, local_time
@@ -90,7 +90,7 @@ def _store(ws: Workspace, conn: sqlite3.Connection, draft: _Draft, name: str, no
     body = "\n".join(draft.body + ["", f"{ws.name}{signature}" if ws.name and ws.name not in signature else signature])
     msg = draft_message(to=draft.to, sender=ws.get("sender"), subject=draft.subject, body=body, kind=draft.kind,
                         attachment=draft.attachment, attachment_name=draft.attachment_name,
-                        in_reply_to=draft.in_reply_to, when=(now or now_utc()).astimezone(LOCAL_TZ))
+                        in_reply_to=draft.in_reply_to, when=(now or ws.now()).astimezone(LOCAL_TZ))
     target = ws.drafts / f"{safe_filename(name)}.eml"
     existing = None
     if draft.kind in ("reply", "ack"):
@@ -110,9 +110,9 @@ def _store(ws: Workspace, conn: sqlite3.Connection, draft: _Draft, name: str, no
                                     " AND superseded_at IS NULL", (draft.office_code,)).fetchall():
                 if old["path"] != str(target.relative_to(ws.path)):
                     (ws.path / old["path"]).unlink(missing_ok=True)
-                conn.execute("UPDATE outgoing SET superseded_at=? WHERE id=?", (iso(now_utc()), old["id"]))
+                conn.execute("UPDATE outgoing SET superseded_at=? WHERE id=?", (iso(now or ws.now()), old["id"]))
         values = (draft.kind, draft.office_code, draft.submission_id, draft.decision_id, draft.to, draft.subject,
-                  str(msg["Message-ID"]), str(target.relative_to(ws.path)), iso(now or now_utc()))
+                  str(msg["Message-ID"]), str(target.relative_to(ws.path)), iso(now or ws.now()))
         if existing is not None:
             conn.execute("UPDATE outgoing SET kind=?, office_code=?, submission_id=?, decision_id=?, recipient=?,"
                          " subject=?, message_id=?, path=?, created_at=?, superseded_at=NULL WHERE id=?",
@@ -249,7 +249,7 @@ def remind(ws: Workspace, *, send: bool = False, smtp_password: str | None = Non
     """Draft a 催报 email to every office that has not reported, sent nothing usable, or was returned and
     has not sent a new version: the deadline, what is missing, and a workbook to fill attached
     (its own pre-filled template, or for a returned office its annotated workbook)."""
-    now = now or now_utc()
+    now = now or ws.now()
     result = RemindResult([], [])
     spec = ws.spec
     with ws.db() as conn:
@@ -325,7 +325,7 @@ def send_outgoing(ws: Workspace, *, paths: list[Path] | None = None, password: s
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("UPDATE outgoing SET sent_at=?, message_id=? WHERE id=?",
-                             (iso(now_utc()), str(msg["Message-ID"]), by_message[str(msg["Message-ID"])]))
+                             (iso(ws.now()), str(msg["Message-ID"]), by_message[str(msg["Message-ID"])]))
 
         send_messages(settings, password, messages, on_sent=sent)
     return len(rows)

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import InputError, UsageError
 from .lifecycle import OfficeState, office_state
 from .outbox import notify_decision, send_outgoing
-from .workspace import Workspace, iso, now_utc
+from .workspace import Workspace, iso
 
 
 class DecisionRefused(InputError):
@@ -62,7 +62,7 @@ def _record(ws: Workspace, conn, state: OfficeState, action: str, reason: str, d
         row = conn.execute(
             "INSERT INTO decisions(office_code, submission_id, sha256, action, reason, reviewer, decided_at, details_json)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (state.code, cur["id"], cur["sha256"], action, reason, ws.reviewer, iso(now or now_utc()),
+            (state.code, cur["id"], cur["sha256"], action, reason, ws.reviewer, iso(now or ws.now()),
              json.dumps(details, ensure_ascii=False)))
         return row.lastrowid
 

@@ -271,7 +271,7 @@ def _mail_bytes(office: dict[str, str], attachments: list[tuple[str, bytes, str]
 STAMPED_WITH_WORKBOOK = {"QX003"}
 STAMPED_LATER = {"QX001": "2026-01-13 10:00"}
 # Round two, after review: the office whose 规章 figures were returned sends a corrected workbook.
-ROUND2 = {"QX005": "2026-01-26 10:30"}
+ROUND2 = {"QX005": "2026-02-04 10:30"}
 
 
 def _stamped(office: dict[str, str], year: int) -> tuple[str, bytes, str]:

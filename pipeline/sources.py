@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 from .errors import UsageError
 from .mail import Mail, is_mail_file, is_maildir, iter_imap, iter_mailbox, parse_message, safe_filename
-from .workspace import Workspace, now_utc
+from .workspace import Workspace
 
 # Files a folder source picks up: workbooks, and what offices send beside them (stamped scans,
 # cover letters). Anything else in a folder (notes, shortcuts) is not a submission.
@@ -76,7 +76,7 @@ def iter_source(ws: Workspace, source: str, *, password: Callable[[str], str] | 
         return
     files = [path] if path.is_file() else [
         p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith((".", "~$"))]
-    when = received_at or now_utc()
+    when = received_at or ws.now()
     how = "given" if received_at else "received"
     for p in files:
         if is_mail_file(p):

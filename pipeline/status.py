@@ -18,7 +18,7 @@ from .intake import time_note
 from .lifecycle import ACTION_LABELS, REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
 from .outbox import KIND_LABELS
 from .textutil import table
-from .workspace import Workspace, local_time, now_utc
+from .workspace import Workspace, local_time
 
 # The groups of the status page, in the order a coordinator works through them.
 GROUPS = [
@@ -176,7 +176,7 @@ def _template(name: str) -> str:
 
 def workspace_status(ws: Workspace, now: datetime | None = None) -> StatusReport:
     """Who has submitted, when, whether late, what counts, where review stands, what was answered."""
-    now = now or now_utc()
+    now = now or ws.now()
     with ws.db() as conn:
         states = office_states(ws, conn)
         unknown = [dict(filename=r["filename"], sender=r["sender"], received_at=r["received_at"], status=r["status"],

@@ -14,7 +14,7 @@ import json
 import re
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -172,10 +172,18 @@ def _upgrade_settings(raw: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Workspace:
-    """An opened workspace folder."""
+    """An opened workspace folder.
+
+    ``clock`` stands in for the wall clock (a simulation such as the demo's runs on its own calendar).
+    """
 
     path: Path
     settings: dict[str, Any]
+    clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
+
+    def now(self) -> datetime:
+        """The current moment, by the workspace's clock."""
+        return self.clock() if self.clock is not None else now_utc()
 
     def get(self, key: str) -> Any:
         """A setting's value, or its default."""
@@ -246,7 +254,7 @@ class Workspace:
 
     def past_deadline(self, now: datetime | None = None) -> bool:
         """Whether the deadline has passed (an office still missing then is late)."""
-        today = (now or now_utc()).astimezone(LOCAL_TZ).date()
+        today = (now or self.now()).astimezone(LOCAL_TZ).date()
         return self.deadline is not None and today > self.deadline
 
     def set(self, key: str, value: str) -> Any:

@@ -82,6 +82,15 @@ def test_demo_writes_templates_and_samples(tmp_path):
     returned = list((tmp_path / "d" / "3-各单位报回的报表").rglob("*.xlsx"))
     assert len(returned) == 12  # 11 offices sent theirs, plus the seed report
     assert "数据一致" in result.output and "勾稽关系不成立" in result.output
+    # The whole loop: a return with its reason, the resubmission accepted, an explained warning accepted,
+    # reminders, a PDF kept as an attachment, the status page; the rollup of the accepted and clean offices.
+    out = result.output
+    assert "退回 青溪县自然资源局：县直部门没有规章制定权" in out and "（修改后）QX005_青溪县自然资源局_2025.xlsx：青溪县自然资源局，通过" in out
+    assert "审核通过 青溪县东城街道办事处，接受提醒1项" in out
+    assert "QX003_青溪县教育局_2025_盖章件.pdf：青溪县教育局，附件，已存档" in out
+    assert out.count("_催报.eml") == 3
+    assert (tmp_path / "d" / "5-工作区" / "报送情况.html").exists()
+    assert "计入9个单位" in out and "未计入：青溪县云岭乡人民政府（已退回修改）" in out
 
 
 def test_every_command_has_help_and_is_in_the_readme():

@@ -256,6 +256,8 @@ def test_receive_from_imap(ws, sample_mail, imap_server):
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output
     assert _summary(open_workspace(ws.path)) == EXPECTED
+    with ws.db() as conn:  # received when the server received them (INTERNALDATE), not when fetched
+        assert {r[0] for r in conn.execute("SELECT time_source FROM submissions")} == {"imap"}
     bad = runner.invoke(app, ["receive", str(ws.path), url], env={"XXGK_IMAP_PASSWORD": "wrong"})
     assert bad.exit_code == 1 and "无法登录邮箱" in bad.output and "wrong" not in bad.output
 
