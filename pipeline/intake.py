@@ -187,10 +187,9 @@ def _set(conn: sqlite3.Connection, sub_id: int, **values: Any) -> None:
                      (*values.values(), sub_id))
 
 
-def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, row: sqlite3.Row,
+def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, row: sqlite3.Row, data: bytes,
                       office: str | None, attachments: list[str]) -> Received:
     """Read, check and annotate the archived bytes of one workbook, and draft the reply."""
-    data = (ws.path / row["archive_path"]).read_bytes()
     named = Path(row["filename"])  # the office's file name: it names the feedback and helps sniff the format
     try:
         sub = read_submission(named, data)
@@ -230,12 +229,12 @@ def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list
              office: str | None = None) -> list[Received]:
     """Process the new arrivals of one email (or one file): workbooks first, then what came with them."""
     rows = [ledger.submission(conn, i) for i in ids]
-    kinds = {r["id"]: is_workbook(r["filename"], (ws.path / r["archive_path"]).read_bytes()) for r in rows}
-    workbooks = [r for r in rows if kinds[r["id"]]]
-    others = [r for r in rows if not kinds[r["id"]]]
+    data = {r["id"]: (ws.path / r["archive_path"]).read_bytes() for r in rows}  # always the archived bytes
+    workbooks = [r for r in rows if is_workbook(r["filename"], data[r["id"]])]
+    others = [r for r in rows if r not in workbooks]
     done = {}
     for r in workbooks:
-        done[r["id"]] = _process_workbook(ws, conn, roster, r, office, [o["filename"] for o in others])
+        done[r["id"]] = _process_workbook(ws, conn, roster, r, data[r["id"]], office, [o["filename"] for o in others])
     if others:
         # Attachments belong to the office of the email's workbook (processed in this run or an earlier one).
         message = rows[0]["message_id"]
