@@ -27,13 +27,22 @@ from .rules import live_check, live_instances, summary_check
 from .spec import Spec, available_formats, get_spec
 from .textutil import display_width
 from .xlsxpatch import fill_cached_values, rewrite_parts
+from .xlexpr import general
 from .xlsxread import sheet_parts
 
-_FILL = {
-    "error": PatternFill("solid", fgColor="FFC7CE"),
-    "warning": PatternFill("solid", fgColor="FFEB9C"),
-}
+FILL_RGB = {"error": "FFC7CE", "warning": "FFEB9C"}
+_FILL = {k: PatternFill("solid", fgColor=v) for k, v in FILL_RGB.items()}
+INPUT_RGB = "FFF2CC"  # the template's input cells (template._STYLES["input"])
+AUTHOR = "xxgk"  # the author of our comments
 SUFFIX = ".校验结果.xlsx"
+
+
+def _side(label: str | None, value: Any) -> Any:
+    """One side of an equation as the 应为/实为 columns show it: "第三项+第四项 2"."""
+    if value is None:
+        return None
+    text = general(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    return f"{label} {text}" if label else text
 
 
 def annotated_name(path: Path) -> str:
@@ -47,14 +56,13 @@ def _text(cell, value: Any) -> None:
         cell.data_type = "s"
 
 
-def _feedback_sheet_name(result: FileResult) -> str:
+def _spec_of(result: FileResult) -> Spec:
     sub = result.submission
-    spec = sub.spec if sub is not None and sub.spec else get_spec(available_formats()[-1])
-    return spec.raw["feedback_sheet"]
+    return sub.spec if sub is not None and sub.spec else get_spec(available_formats()[-1])
 
 
 def _write_feedback_sheet(wb, result: FileResult) -> None:
-    name = _feedback_sheet_name(result)
+    name = _spec_of(result).feedback_sheet
     if name in wb.sheetnames:
         del wb[name]
     ws = wb.create_sheet(name, 0)
@@ -75,7 +83,8 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
         cell.font = Font(bold=True)
     for i, f in enumerate(result.findings, start=1):
         row = 4 + i
-        values = [i, severity_label(f.severity, result.explained(f)), f.where, f.message, f.expected, f.actual, f.code]
+        values = [i, severity_label(f.severity, result.explained(f)), f.where, f.message,
+                  _side(f.expected_label, f.expected), _side(f.actual_label, f.actual), f.code]
         for col, value in enumerate(values, start=1):
             cell = ws.cell(row=row, column=col)
             if col == 1:
@@ -87,7 +96,7 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
             link = ws.cell(row=row, column=3)
             link.hyperlink = "#'" + f.sheet.replace("'", "''") + "'!" + f.cell
             link.font = Font(color="0563C1", underline="single")
-        ws.cell(row=row, column=2).fill = _FILL[f.severity]
+        ws.cell(row=row, column=2).fill = _FILL.get(f.severity, _FILL["warning"])
         ws.row_dimensions[row].height = 15 * max(1, ceil(display_width(f.message) / 68))
     for col, width in zip("ABCDEFG", (6, 6, 22, 70, 12, 12, 26)):
         ws.column_dimensions[col].width = width
@@ -118,19 +127,56 @@ def _anchor(ws, ref: str):
     return cell
 
 
-def _mark_cells(wb, result: FileResult) -> None:
+def _clear_previous_round(wb, spec: Spec) -> None:
+    """A feedback copy sent back (corrected or not) starts round two clean: the first round's fills,
+    comments, findings sheet and marks go, so that this round shows only this round."""
+    marks = spec.marks_sheet
+    if marks in wb.sheetnames:
+        for sheet, ref, fill_type, color in wb[marks].iter_rows(min_row=2, values_only=True):
+            if sheet in wb.sheetnames and ref:
+                cell = _anchor(wb[sheet], ref)
+                cell.fill = PatternFill(fill_type, fgColor=color) if fill_type else PatternFill(None)
+        del wb[marks]
+    ours = {FILL_RGB[k] for k in FILL_RGB}
+    input_fill = PatternFill("solid", fgColor=INPUT_RGB)
+    inputs = {(f.sheet, f.cell) for f in spec.inputs()}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.comment is not None and cell.comment.author == AUTHOR:
+                    cell.comment = None
+                # Marks sheet deleted by hand: our colours on inputs go back to the template's.
+                rgb = str(cell.fill.fgColor.rgb or "") if cell.fill is not None and cell.fill.fill_type else ""
+                if rgb[-6:] in ours and (ws.title, cell.coordinate) in inputs:
+                    cell.fill = input_fill
+    if spec.feedback_sheet in wb.sheetnames:
+        del wb[spec.feedback_sheet]
+
+
+def _mark_cells(wb, result: FileResult, spec: Spec) -> None:
     by_cell: dict[tuple[str, str], list[Finding]] = {}
     for f in result.findings:
         if f.sheet and f.cell and f.sheet in wb.sheetnames:
             by_cell.setdefault((f.sheet, f.cell), []).append(f)
+    marks = []
     for (sheet, ref), items in by_cell.items():
         cell = _anchor(wb[sheet], ref)
+        # What the cell looked like, so that the next round can put it back.
+        fill = cell.fill
+        marks.append((sheet, cell.coordinate, fill.fill_type if fill is not None else None,
+                      str(fill.fgColor.rgb) if fill is not None and fill.fill_type else None))
         worst = "error" if any(f.severity == "error" for f in items) else "warning"
         cell.fill = _FILL[worst]
         text = "\n".join(f"【{severity_label(f.severity, result.explained(f))}】{f.message}" for f in items)
-        comment = Comment(clean_text(text, 30000), "xxgk")
+        comment = Comment(clean_text(text, 30000), AUTHOR)
         comment.width, comment.height = 320, 40 + 40 * len(items)
         cell.comment = comment
+    if marks:
+        ws = wb.create_sheet(spec.marks_sheet)
+        ws.append(["sheet", "cell", "fill", "color"])
+        for row in marks:
+            ws.append(list(row))
+        ws.sheet_state = "veryHidden"
 
 
 def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
@@ -139,6 +185,8 @@ def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
     spec: Spec | None = sub.spec if sub is not None else None
     if spec is None or sub.workbook is None or sub.identified_by == "labels":
         return {}
+    # Live checks and the summary are the current template's: an older version's are left to recalculation.
+    current = sub.meta.get("template_version") in (None, spec.template_version)
     cells: dict[tuple[str, str], Any] = {}
     for sheet in sub.workbook.sheets.values():
         for ref, cell in sheet.cells.items():
@@ -151,17 +199,15 @@ def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
         if loc and sub.formulas.get(f.id):
             cells[loc] = result.values[f.id]
             out.setdefault(loc[0], {})[loc[1]] = result.values[f.id]
-    if moved:
+    if moved or not current:
         return out  # the live checks' cells are not where the spec puts them: leave them to recalculation
     get = lambda s, c: cells.get((s, c))  # noqa: E731
-    for inst in live_instances(spec):
+    for inst in live_instances(spec, result.level):
         p = inst.placement
-        value = live_check(spec, inst).eval(get)
+        value = live_check(spec, inst, result.level).eval(get)
         cells[(p.sheet, p.cell)] = value
         out.setdefault(p.sheet, {})[p.cell] = value
-    office = spec.raw["office"]
-    osheet = spec.sheet_name(office["sheet"])
-    out.setdefault(osheet, {})[office["summary"]["cell"]] = summary_check(spec).eval(get)
+    out.setdefault(spec.office.sheet, {})[spec.office.summary.cell] = summary_check(spec, result.level).eval(get)
     return out
 
 
@@ -187,7 +233,9 @@ def annotate(result: FileResult, outdir: str | Path, name: str | None = None) ->
     if wb is None:
         wb = openpyxl.Workbook()
         wb.remove(wb.active)
-    _mark_cells(wb, result)
+    spec = _spec_of(result)
+    _clear_previous_round(wb, spec)
+    _mark_cells(wb, result, spec)
     _write_feedback_sheet(wb, result)
     cached = _cached_results(result)
     with atomic_path(target) as tmp:

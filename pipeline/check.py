@@ -7,11 +7,9 @@ in Python on the recomputed figures.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -19,9 +17,9 @@ from typing import Any, Callable, Iterable
 from .errors import UsageError
 from .findings import Finding, finding
 from .reader import Submission, normalize_label, parse_year, read_submission
-from .rules import sum_of
-from .spec import Figure, RuleInstance, Spec, recompute
-from .xlexpr import general, is_number
+from .rules import Context, Outcome, Previous, evaluate, parse_number, sum_of
+from .spec import Figure, Spec, recompute
+from .xlexpr import is_number
 
 CELL_TEXT_LIMIT = 32767  # characters an Excel cell holds
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods"}
@@ -29,9 +27,11 @@ STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误",
 
 
 def severity_label(severity: str, explained: bool = False) -> str:
-    """错误 / 提醒 / 提醒（已说明）: how every view names a finding's severity."""
+    """错误 / 提醒 / 提醒（已说明） / 参考: how every view names a finding's severity."""
     if severity == "error":
         return "错误"
+    if severity == "info":
+        return "参考"
     return "提醒（已说明）" if explained else "提醒"
 
 
@@ -54,6 +54,10 @@ class FileResult:
     sha256: str = ""
     readable: bool = False
     explanation: str | None = None  # the office's 情况说明: its warnings show as 已说明
+    outcomes: list[Outcome] = field(default_factory=list)  # every rule at every location: pass/fail/missing/…
+    prose: dict[str, str] = field(default_factory=dict)  # the texts, for comparing a batch's offices
+    identified_by: str | None = None
+    level: str = "county"  # the level the office was checked at
 
     def __post_init__(self) -> None:
         sub = self.submission
@@ -64,11 +68,14 @@ class FileResult:
             self.sha256 = sub.sha256
             self.readable = sub.readable
             self.explanation = sub.explanation
+            self.prose = dict(sub.prose)
+            self.identified_by = sub.identified_by
 
     def slim(self) -> "FileResult":
         """The same result without the workbook and figures: cheap to keep and to pass between processes."""
         return FileResult(self.path, None, self.findings, {}, self.annotated, self.office_info, self.format,
-                          self.year, self.sha256, self.readable, self.explanation)
+                          self.year, self.sha256, self.readable, self.explanation, self.outcomes, self.prose,
+                          self.identified_by, self.level)
 
     def explained(self, f: Finding) -> bool:
         """A warning the office has explained in its 情况说明 (the reviewer still decides)."""
@@ -80,7 +87,7 @@ class FileResult:
             return "unreadable"
         if any(f.severity == "error" for f in self.findings):
             return "errors"
-        if self.findings:
+        if any(f.severity == "warning" for f in self.findings):
             return "warnings"
         return "ok"
 
@@ -99,6 +106,7 @@ class FileResult:
             "status": self.status,
             "explanation": self.explanation,
             "findings": [{**f.to_dict(), "explained": self.explained(f)} for f in self.findings],
+            "outcomes": [o.to_dict() for o in self.outcomes],
         }
 
 
@@ -143,67 +151,11 @@ class CheckReport:
         return "\n".join(lines)
 
 
-# -- values ---------------------------------------------------------------------
-
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-
-
-def parse_number(raw: Any) -> tuple[str, float | None]:
-    """Classify a cell value: ("number"|"text-number"|"blank"|"not-number", number or None).
-
-    Clerks type " 5", "５", "1,234" or store numbers as text: those are read as numbers.
-    "/", "—", "无" and blank are not 0.
-    """
-    if raw is None:
-        return "blank", None
-    if isinstance(raw, bool):
-        return "not-number", None
-    if is_number(raw):
-        return ("number", raw) if math.isfinite(raw) else ("not-number", None)
-    text = unicodedata.normalize("NFKC", str(raw)).strip()
-    if not text:
-        return "blank", None
-    if _GROUPED_RE.match(text):
-        text = text.replace(",", "")
-    if _NUMBER_RE.match(text):
-        value = float(text)
-        if math.isfinite(value):
-            return "text-number", int(value) if value.is_integer() else value
-    return "not-number", None
-
-
-def _check_value(spec: Spec, f: Figure, raw: Any, where: dict[str, Any]) -> tuple[list[Finding], float | None]:
-    kind, value = parse_number(raw)
-    t = spec.types[f.type]
-    out: list[Finding] = []
-    label = f.label
-    if kind == "blank":
-        return [finding("value-blank", label=label, **where)], None
-    if kind == "not-number":
-        return [finding("value-not-number", label=label, actual=raw, **where)], None
-    if kind == "text-number":
-        out.append(finding("value-text-number", label=label, actual=raw, expected=value, **where))
-    if t.get("max") is not None and abs(value) > t["max"]:
-        return out + [finding("value-too-large", label=label, actual=value, expected=t["max"], **where)], None
-    if t.get("min") is not None and value < t["min"]:
-        out.append(finding("value-negative", label=label, actual=value, **where))
-    if t.get("number") == "integer" and not float(value).is_integer():
-        out.append(finding("value-not-integer", label=label, actual=value, **where))
-    return out, value
-
-
 # -- checks ---------------------------------------------------------------------
 
 def _where(sub: Submission, fid: str) -> dict[str, Any]:
     sheet, cell = sub.locations.get(fid, (None, None))
     return {"sheet": sheet, "cell": cell, "figure": fid}
-
-
-def _rule_finding(rule_inst: RuleInstance, sub: Submission, fid: str | None, message: str, expected=None, actual=None) -> Finding:
-    rule = rule_inst.rule
-    where = _where(sub, fid) if fid else {"sheet": None, "cell": None, "figure": None}
-    return Finding(rule.code, rule.severity, message, where["sheet"], where["cell"], fid, rule.id, expected, actual)
 
 
 def _structure(sub: Submission) -> list[Finding]:
@@ -216,15 +168,15 @@ def _structure(sub: Submission) -> list[Finding]:
         out.append(finding("template-outdated", expected=spec.template_version, actual=version))
     elif checksum not in (None, layouts.get(str(version), spec.layout_sha256)):
         out.append(finding("template-spec-changed"))
-    expected = list(spec.raw["sheets"].values())
+    expected = list(spec.sheets.values())
     renamed = sub.renamed
     for name in expected:
         if name in renamed:
             out.append(finding("structure-sheet-renamed", sheet=renamed[name], expected=name, actual=renamed[name]))
         elif name not in wb.sheets:
             out.append(finding("structure-sheet-missing", sheet=name))
-    # The feedback sheet of an annotated copy and the extra sheets of a rollup are ours.
-    ours = {spec.raw.get("feedback_sheet"), *spec.raw.get("rollup", {}).get("sheets", {}).values()}
+    # The feedback sheets of an annotated copy and the extra sheets of a rollup are ours.
+    ours = spec.our_sheets
     for name in wb.sheets:
         if name not in expected and name not in renamed.values() and name not in ours:
             out.append(finding("structure-sheet-added", sheet=name))
@@ -280,194 +232,91 @@ def _canon(formula: str) -> str:
     return re.sub(r"\s+|\$", "", formula.lstrip("=")).upper()
 
 
-def _sums(sub: Submission, values: dict[str, float]) -> list[Finding]:
-    """D1/D2/D4: a total that is a constant (a copied table, or a formula overwritten) must equal its sum."""
-    spec = sub.spec
-    out = []
-    for f in spec.computed():
-        if f.id not in sub.locations or sub.formulas.get(f.id):
-            continue
-        kind, actual = parse_number(sub.raw.get(f.id))
-        if actual is None or abs(actual - values[f.id]) <= 1e-6:
-            continue
-        rule = spec.rule(f.rule)
-        message = rule.message.format(row=f.row or "", column=f.column or "", block=f.block or "",
-                                      expected=general(values[f.id]), actual=general(actual))
-        out.append(_rule_finding(rule.instances[0], sub, f.id, message, values[f.id], actual))
-    return out
-
-
 def _office(sub: Submission, year: int | None) -> list[Finding]:
     spec = sub.spec
     out = []
-    office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
-    for fld in spec.office_fields:
-        value = sub.office.get(fld["id"])
-        where = {"sheet": office_sheet, "cell": fld["cell"]} if sub.identified_by != "labels" else {}
-        if fld["id"] == "year":
+    for fld in spec.office.fields:
+        value = sub.office.get(fld.id)
+        where = {"sheet": spec.office.sheet, "cell": fld.cell} if sub.identified_by != "labels" else {}
+        if fld.id == "year":
             if parse_year(value) is None:
                 out.append(finding("office-year-missing", **where))
             elif year and parse_year(value) != year:
                 out.append(finding("office-year-mismatch", expected=year, actual=parse_year(value), **where))
-        elif value in (None, "") and fld.get("required") and sub.office.get("kind") != spec.raw.get("rollup", {}).get("kind"):
-            out.append(finding("office-field-missing", label=fld["label"], **where))
-        elif fld.get("choices") and value not in spec.raw[fld["choices"]]:
-            out.append(finding("office-kind-unknown", actual=value, expected="、".join(spec.raw[fld["choices"]]), **where))
+        elif value in (None, "") and fld.required and sub.office.get("kind") != spec.rollup.kind:
+            out.append(finding("office-field-missing", label=fld.label, **where))
+        elif fld.choices and value not in fld.choices:
+            out.append(finding("office-kind-unknown", actual=value, expected="、".join(fld.choices), **where))
     return out
 
 
-def _rules(sub: Submission, values: dict[str, float], year: int | None, previous: "FileResult | None") -> list[Finding]:
+def previous_of(result: "FileResult") -> Previous | None:
+    """Last year's report as the cross-year rules need it: figures and prose."""
+    if result is None or not result.readable:
+        return None
+    prose = result.submission.prose if result.submission is not None else {}
+    return Previous(dict(result.values), dict(prose), result.year)
+
+
+def context(sub: Submission, *, year: int | None = None, previous: Previous | None = None, level: str = "county",
+            peers: Any = None, peer_key: str | None = None) -> tuple[Context, list[Finding]]:
+    """What the rules read from a workbook, and the inputs it does not have at all."""
     spec = sub.spec
-    out: list[Finding] = []
-    report_year = sub.year or year
-    for rule in spec.rules:
-        for inst in rule.instances:
-            out += _RULES.get(rule.kind, lambda *a: [])(inst, sub, values, report_year, previous)
-    return out
+    inputs: dict[str, float | None] = {}
+    state: dict[str, str] = {}
+    missing: list[Finding] = []
+    for f in spec.inputs():
+        if f.id not in sub.locations:
+            missing.append(finding("structure-figure-missing", label=f.label, figure=f.id))
+            state[f.id] = "blank"
+            continue
+        kind, value = parse_number(sub.raw.get(f.id))
+        t = spec.types[f.type]
+        state[f.id] = {"number": "number", "blank": "blank", "text-number": "text-number"}.get(kind, "invalid")
+        # Only a real number counts, as the workbook's own formulas count it: text (even "3") is 0 there.
+        too_large = kind == "number" and t.max is not None and abs(value) > t.max
+        inputs[f.id] = value if kind == "number" and not too_large else None
+    values = recompute(spec, inputs)
+    labelled = sub.identified_by == "labels"
+    office_cells = {} if labelled else {fld.id: (spec.office.sheet, fld.cell) for fld in spec.office.fields}
+    prose_sheet = sub.renamed.get(spec.prose.sheet, spec.prose.sheet)
+    prose_cells = {} if labelled else {fld.section: (prose_sheet, fld.cell) for fld in spec.prose.fields}
+    ctx = Context(spec, values, dict(sub.raw), state, office=sub.office, year=sub.year or year, level=level,
+                  prose=sub.prose, formulas=sub.formulas, locations=sub.locations, office_cells=office_cells,
+                  prose_cells=prose_cells, previous=previous, peers=peers, peer_key=peer_key)
+    return ctx, missing
 
 
-def _compare(inst, sub, values, year, previous) -> list[Finding]:
-    left = sum(values[f] for f in inst.left)
-    right = sum(values[f] for f in inst.right)
-    ok = {"==": abs(left - right) <= 1e-6, ">=": left >= right - 1e-6, "<=": left <= right + 1e-6}[inst.rule.raw["op"]]
-    if ok:
-        return []
-    diff = round(abs(left - right), 4)
-    message = inst.rule.message.format(label=inst.label or "", diff=general(diff))
-    return [_rule_finding(inst, sub, inst.left[0], message, right, left)]
-
-
-def _format_year(inst, sub, values, year, previous) -> list[Finding]:
-    if year is None or sub.spec.applies_to_year(year):
-        return []
-    message = inst.rule.message.format(actual=year, years=sub.spec.years_text())
-    return [Finding(inst.rule.code, inst.rule.severity, message, None, None, None, inst.rule.id, sub.spec.years_text(), year)]
-
-
-def _zero_when(inst, sub, values, year, previous) -> list[Finding]:
-    kind = sub.office.get(inst.rule.raw["field"])
-    total = sum(values[f] for f in inst.figures)
-    if kind not in inst.rule.raw["when"] or total == 0:
-        return []
-    first = next(f for f in inst.figures if values[f] != 0)
-    message = inst.rule.message.format(kind=kind, actual=general(total))
-    return [_rule_finding(inst, sub, first, message, 0, total)]
-
-
-def _implies(inst, sub, values, year, previous) -> list[Finding]:
-    cause = sum(values[f] for f in inst.rule.raw["if_nonzero"])
-    effect = sum(values[f] for f in inst.rule.raw["then_nonzero"])
-    if cause == 0 or effect != 0:
-        return []
-    message = inst.rule.message.format(actual=general(cause))
-    return [_rule_finding(inst, sub, inst.rule.raw["then_nonzero"][0], message, None, cause)]
-
-
-def _unit_confusion(inst, sub, values, year, previous) -> list[Finding]:
-    a_id, b_id = inst.rule.raw["figures"]
-    a, b, factor = values[a_id], values[b_id], inst.rule.raw["factor"]
-    if a <= 0 or b <= 0 or not (abs(a - b) < 0.005 or abs(a * factor - b) < 0.5):
-        return []
-    message = inst.rule.message.format(a=general(a), b=general(b))
-    return [_rule_finding(inst, sub, a_id, message, None, a)]
-
-
-def _previous(inst, sub, values, year, previous) -> list[Finding]:
-    if previous is None or not previous.readable:
-        return []
-    (left,), (right,) = inst.left, inst.right
-    if right not in previous.values:
-        return []
-    this, last = values[left], previous.values[right]
-    if abs(this - last) <= 1e-6:
-        return []
-    message = inst.rule.message.format(label=inst.label or "", left=general(this), right=general(last))
-    return [_rule_finding(inst, sub, left, message, last, this)]
-
-
-_SENTENCE = re.compile(r"[^。．；;！!？?\n]+")
-
-
-def prose_findings(rule, text: str, values: dict[str, float], sub: Submission | None = None) -> list[Finding]:
-    """Numbers written in ``text`` that disagree with the tables (rule D6).
-
-    Used for an office's own 一、总体情况 and for every sentence of a generated report.
-    """
-    out = []
-    for pattern in rule.raw["patterns"]:
-        regex = re.compile(pattern["regex"])
-        for sentence in _SENTENCE.findall(text or ""):
-            # Match on full-width-folded text; quote the office's own sentence.
-            for m in regex.finditer(unicodedata.normalize("NFKC", sentence)):
-                n = float(m.group(1))
-                options = [sum(values[f] for f in alt) for alt in pattern["figures"]]
-                if any(abs(n - o) < 1e-6 for o in options):
-                    continue
-                first = pattern["figures"][0]
-                fid = first[0]
-                label = "、".join(_figure_label(sub, f) for f in first)
-                message = rule.message.format(sentence=sentence.strip(), actual=general(n), expected=general(options[0]),
-                                              label=label)
-                where = _where(sub, fid) if sub else {"sheet": None, "cell": None, "figure": fid}
-                out.append(Finding(rule.code, rule.severity, message, where["sheet"], where["cell"], fid, rule.id,
-                                   options[0], n))
-    return out
-
-
-def _figure_label(sub: Submission | None, fid: str) -> str:
-    return sub.spec.figure(fid).label if sub and sub.spec else fid
-
-
-def _prose(inst, sub, values, year, previous) -> list[Finding]:
-    return prose_findings(inst.rule, sub.prose.get(inst.rule.raw["section"], "") or "", values, sub)
-
-
-_RULES = {
-    "compare": _compare,
-    "format_year": _format_year,
-    "zero_when": _zero_when,
-    "implies": _implies,
-    "unit_confusion": _unit_confusion,
-    "previous": _previous,
-    "prose": _prose,
-}
-
-
-def check_submission(sub: Submission, *, year: int | None = None, previous: FileResult | None = None) -> FileResult:
+def check_submission(sub: Submission, *, year: int | None = None, previous: "Previous | FileResult | None" = None,
+                     level: str = "county", peers: Any = None, peer_key: str | None = None) -> FileResult:
     """Check one read submission.
 
     :param year: the report year being collected (``--year``); a workbook for another year is an error.
-    :param previous: last year's checked file, for the cross-year rule D3.
+    :param previous: last year's report of the same office (figures and prose), for the cross-year rules.
+    :param level: county / city / province: the level the office reports at (rules on 规章 depend on it).
+    :param peers: a :class:`pipeline.similarity.PeerIndex` of other offices' texts; ``peer_key`` is this office in it.
     """
     result = FileResult(sub.path, sub, list(sub.findings))
     if not sub.readable:
         return result
+    if isinstance(previous, FileResult):
+        previous = previous_of(previous)
     spec = sub.spec
-    inputs: dict[str, float | None] = {}
-    value_findings: list[Finding] = []
-    for f in spec.inputs():
-        if f.id not in sub.locations:
-            value_findings.append(finding("structure-figure-missing", label=f.label, figure=f.id))
-            inputs[f.id] = None
-            continue
-        found, value = _check_value(spec, f, sub.raw.get(f.id), _where(sub, f.id))
-        value_findings += found
-        inputs[f.id] = value
-    # Blank and invalid cells count as 0 for the rules, as the template's own formulas do,
-    # so the office sees every problem in one round.
-    values = recompute(spec, inputs)
-    result.values = values
+    ctx, missing = context(sub, year=year, previous=previous, level=level, peers=peers, peer_key=peer_key)
+    result.values = ctx.values
+    result.level = level
     if sub.identified_by in ("metadata", "names"):
         result.findings += _structure(sub)
-        result.findings += _formulas(sub, values)
+        result.findings += _formulas(sub, ctx.values)
     result.findings += _office(sub, year)
     for section, text in sub.prose.items():
         if len(text) > CELL_TEXT_LIMIT:
-            result.findings.append(finding("text-too-long", label=spec.section(section)["heading"], actual=len(text),
+            result.findings.append(finding("text-too-long", label=spec.section(section).heading, actual=len(text),
                                            expected=CELL_TEXT_LIMIT))
-    result.findings += value_findings
-    result.findings += _sums(sub, values)
-    result.findings += _rules(sub, values, year, previous)
+    outcomes, found = evaluate(ctx)
+    result.outcomes = outcomes
+    # Cell by cell first (what was typed), then how the figures hang together.
+    result.findings += missing + sorted(found, key=lambda f: 0 if f.code.startswith("value-") else 1)
     return result
 
 
@@ -484,11 +333,12 @@ def iter_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _check_file(path: Path, year: int | None, previous: FileResult | None, annotate_dir: Path | None) -> FileResult:
+def _check_file(path: Path, year: int | None, previous: Previous | None, annotate_dir: Path | None,
+                level: str = "county") -> FileResult:
     """Read, check and (optionally) annotate one file; a crash is that file's finding."""
     try:
         sub = read_submission(path)
-        result = check_submission(sub, year=year, previous=previous)
+        result = check_submission(sub, year=year, previous=previous, level=level)
         if annotate_dir is not None:
             from .annotate import annotate
 
@@ -497,8 +347,6 @@ def _check_file(path: Path, year: int | None, previous: FileResult | None, annot
         sub = Submission(Path(path))
         sub.findings.append(finding("file-read-error", detail=f"{type(exc).__name__}: {exc}"))
         result = FileResult(Path(path), sub, list(sub.findings))
-    if previous is not None and not previous.readable:
-        result.findings.append(finding("previous-unreadable", detail=str(previous.path)))
     return result
 
 
@@ -509,31 +357,64 @@ def _check_slim(args: tuple) -> FileResult:
 PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
 
 
+def peer_findings(results: list[FileResult]) -> dict[int, list[tuple[Outcome, Finding | None]]]:
+    """The texts of a batch compared with each other (rule X4): which file copies another, by index in ``results``."""
+    from .rules import Context
+    from .similarity import PeerIndex
+    from .spec import get_spec
+
+    out: dict[int, list[tuple[Outcome, Finding | None]]] = {}
+    by_format: dict[str, list[int]] = {}
+    for i, r in enumerate(results):
+        if r.readable and r.format and r.prose:
+            by_format.setdefault(r.format, []).append(i)
+    for fmt, members in by_format.items():
+        if len(members) < 2:
+            continue
+        spec = get_spec(fmt)
+        rules = [rule for rule in spec.rules if rule.kind == "similarity" and rule.instances[0].params.against == "peers"]
+        if not rules:
+            continue
+        index = PeerIndex()
+        for i in members:
+            r = results[i]
+            for section, text in r.prose.items():
+                index.add(str(i), r.office or r.path.name, section, text)
+        for i in members:
+            r = results[i]
+            cells = {} if r.identified_by == "labels" else {f.section: (spec.prose.sheet, f.cell) for f in spec.prose.fields}
+            ctx = Context(spec, {}, {}, {}, prose=r.prose, prose_cells=cells, peers=index, peer_key=str(i))
+            out[i] = [x for rule in rules for x in rule.impl.check_all(rule, ctx)]
+    return out
+
+
 def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
-                annotate_dir: str | Path | None = None, jobs: int | None = None,
+                annotate_dir: str | Path | None = None, jobs: int | None = None, level: str = "county",
                 progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """Read and check every file under ``paths``; one bad file never stops the others.
 
     Large batches are spread over the machine's cores; each file is read once and only its
-    findings are kept, so memory stays flat however many files there are.
+    findings are kept, so memory stays flat however many files there are. The texts of the
+    batch are then compared with each other (rule X4).
 
     :param paths: files or folders.
     :param year: the report year being collected.
-    :param previous: last year's workbook (or county rollup) for the cross-year rule.
+    :param previous: last year's workbook (or county rollup) for the cross-year rules.
     :param annotate_dir: write an annotated feedback workbook per file there.
     :param jobs: worker processes (default: one per core); 1 checks in this process.
+    :param level: the level the offices report at (county / city / province).
     :param progress: called with (done, total) as files finish.
     """
-    prev_result = None
+    prev, prev_finding = None, None
     if previous is not None:
         prev_result = check_submission(read_submission(previous))
-        prev_result = FileResult(prev_result.path, None, prev_result.findings, prev_result.values,
-                                 office_info=prev_result.office_info, format=prev_result.format,
-                                 year=prev_result.year, sha256=prev_result.sha256, readable=prev_result.readable)
+        prev = previous_of(prev_result)
+        if prev is None:
+            prev_finding = finding("previous-unreadable", detail=str(previous))
     files = iter_paths(paths)
     annotate_to = Path(annotate_dir) if annotate_dir is not None else None
     jobs = jobs or os.cpu_count() or 1
-    tasks = [(p, year, prev_result, annotate_to) for p in files]
+    tasks = [(p, year, prev, annotate_to, level) for p in files]
     results: list[FileResult] = []
     if jobs == 1 or len(tasks) < PARALLEL_FROM:
         keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
@@ -542,21 +423,39 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
             results.append(result if keep else result.slim())
             if progress:
                 progress(i, len(tasks))
-        return CheckReport(results)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
-            results.append(result)
-            if progress:
-                progress(i, len(tasks))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
+                results.append(result)
+                if progress:
+                    progress(i, len(tasks))
+    for i, found in peer_findings(results).items():
+        r = results[i]
+        r.outcomes += [o for o, _ in found]
+        extra = [f for _, f in found if f is not None]
+        if extra:
+            r.findings += extra
+            if annotate_to is not None and r.annotated is not None:
+                # The feedback was written before the batch's texts were compared: write it again.
+                from .annotate import annotate
+
+                sub = r.submission or read_submission(r.path)
+                again = check_submission(sub, year=year, previous=prev, level=level)
+                again.findings += extra
+                r.annotated = annotate(again, annotate_to)
+    if prev_finding is not None:
+        for r in results:
+            r.findings.append(prev_finding)
     return CheckReport(results)
 
 
 def check_and_annotate(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
-                       annotate_dir: str | Path | None = None, jobs: int | None = None,
+                       annotate_dir: str | Path | None = None, jobs: int | None = None, level: str = "county",
                        progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """:func:`check_paths` for the command line: a usage error when nothing given exists."""
     paths = list(paths)
     missing = [str(p) for p in map(Path, paths) if not p.exists()]
     if missing and len(missing) == len(paths):
         raise UsageError(f"找不到要检查的文件：{'、'.join(missing)}")
-    return check_paths(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs, progress=progress)
+    return check_paths(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs, level=level,
+                       progress=progress)

@@ -111,8 +111,9 @@ def spec_cmd(
         kind = "计算" if f.kind == "computed" else "填报"
         typer.echo(f"  {f.id:<45} {f.label:<40} {f.sheet}!{f.cell:<5} {kind} {f.unit or ''}")
     typer.echo("校验规则：")
+    severity = {"error": "错误", "warning": "提醒", "info": "参考"}
     for r in spec.rules:
-        typer.echo(f"  {r.id:<4} {'错误' if r.severity == 'error' else '提醒'}  {r.title}：{r.description}")
+        typer.echo(f"  {r.id:<4} {severity[r.severity]}  {r.title}：{r.description}")
 
 
 @app.command("template")

@@ -80,7 +80,7 @@ class Finding:
     """One problem found in one file, located as precisely as possible."""
 
     code: str
-    severity: str  # "error" / "warning"
+    severity: str  # "error" / "warning" / "info"
     message: str
     sheet: str | None = None
     cell: str | None = None
@@ -88,6 +88,8 @@ class Finding:
     rule: str | None = None
     expected: Any = None
     actual: Any = None
+    expected_label: str | None = None  # what ``expected`` is, e.g. "第三项+第四项"
+    actual_label: str | None = None  # what ``actual`` is, e.g. "第一项+第二项"
 
     def __post_init__(self) -> None:
         # Messages quote what offices typed: keep them printable, whatever was in the file.

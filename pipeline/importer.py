@@ -20,7 +20,7 @@ from typing import Any
 from .errors import InputError, UsageError
 from .findings import Finding
 from .reader import normalize_label
-from .spec import Spec, available_formats, format_for_year, get_spec
+from .spec import Block, Spec, Table, available_formats, format_for_year, get_spec
 from .template import Filling, office_filename, write_workbook
 
 _NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
@@ -218,12 +218,7 @@ class Imported:
 
 
 def _row_texts(spec: Spec, table_id: str) -> list[str]:
-    table = next(t for t in spec.tables if t["id"] == table_id)
-    out = []
-    for b in table["blocks"]:
-        for r in b["rows"]:
-            out += [r["label"], *r.get("aliases", [])] if r.get("label") else []
-    return out
+    return [text for r in spec.table(table_id).rows for text in r.labels]
 
 
 def detect_format(tokens: list[Token], year: int | None, forced: str | None) -> Spec:
@@ -257,7 +252,7 @@ def _match_row(token: Token, labels: dict[str, str]) -> str | None:
 
 def _section_bounds(spec: Spec, tokens: list[Token]) -> dict[str, int]:
     """Where each of the six sections starts (token index), by its heading."""
-    keywords = {s["id"]: s.get("import_keywords", []) for s in spec.sections}
+    keywords = {s.id: s.import_keywords for s in spec.sections}
     row_labels = {normalize_label(t) for tid in ("t3",) for t in _row_texts(spec, tid)}
     starts: dict[str, int] = {}
     for i, tok in enumerate(tokens):
@@ -284,26 +279,26 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
     uncertain: list[str] = []
     notes: list[Finding] = []
     for table in spec.tables:
-        section = table["heading"].get("section")
+        section = table.heading_section
         if not section:
             continue
         lo, hi = starts.get(section, 0), ends.get(section, len(tokens))
         _place_table(spec, table, tokens[lo:hi], figures, uncertain, notes)
     prose = {}
     for s in spec.sections:
-        if s["kind"] == "prose" and s["id"] in starts:
-            body = [t for t in tokens[starts[s["id"]] + 1:ends[s["id"]]] if not t.explicit]
-            prose[s["id"]] = "\n".join(t.text for t in body)
+        if s.kind == "prose" and s.id in starts:
+            body = [t for t in tokens[starts[s.id] + 1:ends[s.id]] if not t.explicit]
+            prose[s.id] = "\n".join(t.text for t in body)
     _place_prose_figures(spec, prose, figures, uncertain)
     office = _office_of(text_all)
     return Imported(path, sha256, spec, found_year, office, figures, uncertain, prose, notes)
 
 
-def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, uncertain: list[str],
+def _place_table(spec: Spec, table: Table, tokens: list[Token], figures: dict, uncertain: list[str],
                  notes: list[Finding]) -> None:
-    tid = table["id"]
+    tid = table.id
     figs = [f for f in spec.inputs() if f.table_id == tid] + [f for f in spec.computed() if f.table_id == tid]
-    labelled = any(r.get("label") for b in table["blocks"] for r in b["rows"])
+    labelled = any(r.label for r in table.rows)
     if not labelled:
         # A table of one unlabelled row (表四): its values in column order, all of them or none.
         cols = [f for f in spec.figures if f.table_id == tid]
@@ -317,12 +312,8 @@ def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, un
             _uncertain([f for f in cols if f.kind == "input"], tokens[0] if tokens else None, uncertain, notes,
                        f"找到{len(values)}个数，应为{len(cols)}个")
         return
-    for block in table["blocks"]:
-        labels = {}
-        for r in block["rows"]:
-            for text in [r.get("label"), *r.get("aliases", [])]:
-                if text:
-                    labels[normalize_label(text)] = r["id"]
+    for block in table.blocks:
+        labels = {normalize_label(text): r.id for r in block.rows for text in r.labels}
         start, stop = _block_span(block, table, tokens)
         i = start
         while i < stop:
@@ -338,10 +329,10 @@ def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, un
             if row_id is None:
                 i += 1
                 continue
-            columns = block["columns"]
-            row = next(r for r in block["rows"] if r["id"] == row_id)
-            cells = [f for f in figs if f.block_id == block.get("id") and f.row_id == row_id]
-            cells.sort(key=lambda f: [c["id"] for c in columns].index(f.column_id))
+            columns = [c.id for c in block.columns]
+            row = next(r for r in block.rows if r.id == row_id)
+            cells = [f for f in figs if f.block_id == block.id and f.row_id == row_id]
+            cells.sort(key=lambda f: columns.index(f.column_id))
             values, j = [], i + width
             while j < stop:
                 ok, v = tokens[j].value(cells[min(len(values), len(cells) - 1)].unit if cells else None)
@@ -357,7 +348,7 @@ def _place_table(spec: Spec, table: dict, tokens: list[Token], figures: dict, un
                         figures[f.id] = v
             else:
                 _uncertain([f for f in cells if f.kind == "input"], tokens[i], uncertain, notes,
-                           f"“{row['label']}”找到{len(values)}个数，应为{len(cells)}个")
+                           f"“{row.label}”找到{len(values)}个数，应为{len(cells)}个")
             i = j
 
 
@@ -373,15 +364,15 @@ def _label_at(tokens: list[Token], i: int, wanted: set[str]) -> int:
     return 0
 
 
-def _block_span(block: dict, table: dict, tokens: list[Token]) -> tuple[int, int]:
+def _block_span(block: Block, table: Table, tokens: list[Token]) -> tuple[int, int]:
     """Tokens from a block's own label to the next block's label (the whole table when unlabelled)."""
-    if not block.get("label_cells"):
+    if not block.label_cells:
         return 0, len(tokens)
-    label = normalize_label(block.get("label_text") or block["label"])
+    label = normalize_label(block.heading)
     start = next((i for i in range(len(tokens)) if _label_at(tokens, i, {label})), None)
     if start is None:
         return 0, 0
-    others = {normalize_label(b.get("label_text") or b["label"]) for b in table["blocks"] if b.get("label_cells")} - {label}
+    others = {normalize_label(b.heading) for b in table.blocks if b.label_cells} - {label}
     stop = next((i for i in range(start + 1, len(tokens)) if _label_at(tokens, i, others)), len(tokens))
     return start, stop
 
@@ -399,12 +390,11 @@ def _uncertain(figs, token: Token | None, uncertain: list[str], notes: list[Find
 def _place_prose_figures(spec: Spec, prose: dict[str, str], figures: dict, uncertain: list[str]) -> None:
     """Figures reported in sentences (信息处理费), by the patterns the spec gives."""
     for f in spec.inputs():
-        row = next((r for t in spec.tables if t["id"] == f.table_id for b in t["blocks"] for r in b["rows"]
-                    if r.get("id") == f.row_id and r.get("import_patterns")), None)
+        row = next((r for r in spec.table(f.table_id).rows if r.id == f.row_id and r.import_patterns), None)
         if row is None:
             continue
-        text = unicodedata.normalize("NFKC", prose.get(row["import_section"], ""))
-        for pattern in row["import_patterns"]:
+        text = unicodedata.normalize("NFKC", prose.get(row.import_section, ""))
+        for pattern in row.import_patterns:
             m = re.search(pattern, text)
             if m:
                 figures[f.id] = _num(m.group(1)) if m.groups() else 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from .fsutil import atomic_write_text
 from .lifecycle import REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
-from .spec import Figure, Spec, recompute
+from .spec import Chart, Figure, Spec, recompute
 from .template import Filling, write_workbook
 from .workspace import Workspace, local_time
 from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
@@ -117,8 +117,7 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_
     spec, offices = collect(ws, include_warnings, include_errors)
     included = [o for o in offices if o.included]
     totals = {f.id: _tidy(sum(o.values.get(f.id, 0) for o in included)) for f in spec.inputs()}
-    rollup = spec.raw["rollup"]
-    office_info = {"name": f"{_county_name(ws)}（汇总）", "kind": rollup["kind"], "code": "汇总", "year": ws.year,
+    office_info = {"name": f"{_county_name(ws)}（汇总）", "kind": spec.rollup.kind, "code": "汇总", "year": ws.year,
                    "filler": ws.settings.get("signature") or "政务公开办", "phone": ws.settings.get("phone") or "",
                    "date": date.today().isoformat()}
     all_values = recompute(spec, totals)
@@ -162,7 +161,7 @@ class _RollupSheets:
 
     def __init__(self, spec: Spec, wb, fmt, ws: Workspace, offices: list[OfficeRow], totals: dict[str, float]):
         self.spec, self.wb, self.fmt, self.ws, self.offices, self.totals = spec, wb, fmt, ws, offices, totals
-        self.names = spec.raw["rollup"]["sheets"]
+        self.names = spec.rollup.sheets
         self.cells: dict[tuple[str, str], Any] = {}
         self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                                    "valign": "vcenter", "font_name": "宋体"})
@@ -341,37 +340,38 @@ class _RollupSheets:
         ws = self.sheet("charts")
         name = ws.get_name()
         row = 0
-        for chart_spec in self.spec.raw["rollup"]["charts"]:
+        for chart_spec in self.spec.rollup.charts:
             labels, exprs = self._series(chart_spec)
-            self.put(ws, row, 0, chart_spec["title"], self.head)
+            self.put(ws, row, 0, chart_spec.title, self.head)
             self.put(ws, row, 1, "件", self.head)
             first = row + 1
             for i, (label, expr) in enumerate(zip(labels, exprs)):
                 self.put(ws, first + i, 0, label)
                 self.formula(ws, first + i, 1, expr)
             last = first + len(labels) - 1
-            chart = self.wb.add_chart({"type": chart_spec["type"]})
-            chart.add_series({"name": chart_spec["title"], "categories": [name, first, 0, last, 0],
+            chart = self.wb.add_chart({"type": chart_spec.type})
+            chart.add_series({"name": chart_spec.title, "categories": [name, first, 0, last, 0],
                               "values": [name, first, 1, last, 1], "data_labels": {"value": True}})
-            chart.set_title({"name": chart_spec["title"]})
+            chart.set_title({"name": chart_spec.title})
             chart.set_legend({"none": True})
-            if chart_spec["type"] == "bar":
+            if chart_spec.type == "bar":
                 chart.set_y_axis({"reverse": True})  # categories top-down, in the table's order
             ws.insert_chart(row, 3, chart, {"x_scale": 1.4, "y_scale": 1.2})
             row = max(last + 2, row + 20)
         ws.set_column(0, 0, 30)
 
-    def _series(self, chart_spec: dict[str, Any]) -> tuple[list[str], list[Any]]:
-        if chart_spec["by"] == "row_groups":
+    def _series(self, chart_spec: Chart) -> tuple[list[str], list[Any]]:
+        if chart_spec.by == "row_groups":
             # Outcome groups of a table: rows of the section, grouped by their group label.
-            table = next(t for t in self.spec.tables if t["id"] == chart_spec["table"])
+            table = self.spec.table(chart_spec.table)
+            rows = {r.id: r for r in table.rows}
             groups: dict[str, list[Figure]] = {}
             for f in self.spec.figures:
-                row = next((r for b in table["blocks"] for r in b["rows"] if r.get("id") == f.row_id), None)
-                if (f.table_id != table["id"] or f.column_id != chart_spec["column"] or row is None
-                        or row.get("section") != chart_spec["section"] or row.get("sum")):
+                row = rows.get(f.row_id)
+                if (f.table_id != table.id or f.column_id != chart_spec.column or row is None
+                        or row.section != chart_spec.section or row.sum):
                     continue
-                groups.setdefault(row.get("group") or row["label"], []).append(f)
+                groups.setdefault(row.group or row.label, []).append(f)
             # Chart categories without the long parenthetical notes of the official labels.
             labels = [re.sub(r"（[^（）]*）$", "", g) if len(g) > 12 else g for g in groups]
             exprs = [Sum(Cells(figs[0].sheet, tuple(f.cell for f in figs))) for figs in groups.values()]
@@ -380,6 +380,6 @@ class _RollupSheets:
                     self.cells[(f.sheet, f.cell)] = self.totals[f.id]
             return labels, exprs
         kinds = [k for k in self.kind_rows if k != "合计"]
-        col = col_letters(2 + list(self.figure_cols).index(chart_spec["figure"]) + 1)
+        col = col_letters(2 + list(self.figure_cols).index(chart_spec.figure) + 1)
         by_kind = self.names["by_kind"]
         return kinds, [Sum(Cells(by_kind, (f"{col}{self.kind_rows[k] + 1}",))) for k in kinds]

@@ -203,7 +203,7 @@ def _identify(sub: Submission, wb: Workbook) -> None:
         if fmt is not None and str(fmt) in available_formats():
             sub.spec = get_spec(str(fmt))
             sub.identified_by = "metadata"
-            sub.meta = {f["key"]: _name_value(wb, sub.spec.name_for(f"meta.{f['key']}")) for f in sub.spec.raw["meta"]["fields"]}
+            sub.meta = {f.key: _name_value(wb, sub.spec.name_for(f"meta.{f.key}")) for f in sub.spec.meta.fields}
             _locate_by_names(sub, wb)
             return
     # 2. Defined names of the figures (metadata sheet deleted, names kept).
@@ -222,7 +222,7 @@ def _identify(sub: Submission, wb: Workbook) -> None:
 
 def _renamed_sheets(spec: Spec, wb: Workbook) -> dict[str, str]:
     """Template sheets missing by name but present under another name, recognised by their labels."""
-    expected = list(spec.raw["sheets"].values())
+    expected = list(spec.sheets.values())
     extra = [s for s in wb.sheets if s not in expected]
     renamed: dict[str, str] = {}
     for name in expected:
@@ -279,8 +279,8 @@ def _locate_by_labels(spec: Spec, wb: Workbook) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for table in spec.tables:
         # The sheet holding most of this table's row labels.
-        row_labels = [normalize_label(r.get("label")) for b in table["blocks"] for r in b["rows"] if r.get("label")]
-        col_labels = [normalize_label(c.get("label")) for b in table["blocks"] for c in b["columns"] if c.get("label")]
+        row_labels = [normalize_label(r.label) for r in table.rows if r.label]
+        col_labels = [normalize_label(c.label) for b in table.blocks for c in b.columns if c.label]
         votes: dict[str, int] = {}
         for text in row_labels + col_labels:
             for sheet, _, _ in index.get(text, []):
@@ -289,11 +289,11 @@ def _locate_by_labels(spec: Spec, wb: Workbook) -> dict[str, tuple[str, str]]:
             continue
         sheet = max(votes, key=votes.get)
         hits = lambda text: [(r, c) for s, r, c in index.get(normalize_label(text), []) if s == sheet]  # noqa: E731
-        for block in table["blocks"]:
+        for block in table.blocks:
             # A block label bounds where its header and rows are searched.
             top, cols = 0, (1, 10**6)
-            if block.get("label_cells"):
-                label_hits = hits(block.get("label_text") or block["label"])
+            if block.label_cells:
+                label_hits = hits(block.heading)
                 if not label_hits:
                     continue
                 top, first_col = label_hits[0]
@@ -302,31 +302,31 @@ def _locate_by_labels(spec: Spec, wb: Workbook) -> dict[str, tuple[str, str]]:
                     cols = (1, 10**6)
             col_pos: dict[str, int] = {}
             header_row = top
-            for col in block["columns"]:
-                if not col.get("label"):
+            for col in block.columns:
+                if not col.label:
                     continue
-                cands = [(r, c) for r, c in hits(col["label"]) if r > top and cols[0] <= c <= cols[1] and c not in col_pos.values()]
+                cands = [(r, c) for r, c in hits(col.label) if r > top and cols[0] <= c <= cols[1] and c not in col_pos.values()]
                 if cands:
                     r, c = cands[0]
-                    col_pos[col["id"]] = c
+                    col_pos[col.id] = c
                     header_row = max(header_row, r)
-            for row in block["rows"]:
-                if row.get("label"):
-                    cands = [r for r, _ in hits(row["label"]) if r > top]
+            for row in block.rows:
+                if row.label:
+                    cands = [r for r, _ in hits(row.label) if r > top]
                     if not cands:
                         continue
                     row_num = cands[0]
                 else:
                     row_num = header_row + 1
-                for col in block["columns"]:
-                    c = col_pos.get(col["id"])
-                    if col.get("label") is None and block.get("label_cells") is None:
+                for col in block.columns:
+                    c = col_pos.get(col.id)
+                    if col.label is None and block.label_cells is None:
                         # A one-column block without a header (信息处理费): the cell right of the row label.
-                        label_col = [c2 for r2, c2 in hits(row["label"]) if r2 == row_num]
+                        label_col = [c2 for r2, c2 in hits(row.label) if r2 == row_num]
                         c = label_col[0] + 1 if label_col else None
                     if c is None:
                         continue
-                    fid = ".".join(p for p in (table["id"], block.get("id"), row.get("id"), col.get("id")) if p)
+                    fid = ".".join(p for p in (table.id, block.id, row.id, col.id) if p)
                     found[fid] = (sheet, f"{col_letters(c)}{row_num}")
     return found
 
@@ -342,30 +342,29 @@ def _extract(sub: Submission, wb: Workbook) -> None:
         cell = wb.sheets[loc[0]].cells.get(loc[1])
         sub.raw[f.id] = cell.value if cell else None
         sub.formulas[f.id] = cell.formula if cell else None
-    office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
-    office_sheet = sub.renamed.get(office_sheet, office_sheet)
-    for fld in spec.office_fields:
-        value = _name_value(wb, spec.name_for(f"office.{fld['id']}"))
+    office_sheet = sub.renamed.get(spec.office.sheet, spec.office.sheet)
+    for fld in spec.office.fields:
+        value = _name_value(wb, spec.name_for(f"office.{fld.id}"))
         if value is None and sub.identified_by != "labels" and office_sheet in wb.sheets:
-            value = wb.sheets[office_sheet].value(fld["cell"])
+            value = wb.sheets[office_sheet].value(fld.cell)
         if value is None and sub.identified_by == "labels":
-            value = _value_beside_label(wb, fld["label"])
-        sub.office[fld["id"]] = value.strip() if isinstance(value, str) else value
-    prose_sheet = spec.sheet_name(spec.raw["prose"]["sheet"])
-    prose_sheet = sub.renamed.get(prose_sheet, prose_sheet)
-    for fld in spec.raw["prose"]["fields"]:
-        value = _name_value(wb, spec.name_for(f"prose.{fld['section']}"))
+            value = _value_beside_label(wb, fld.label)
+        sub.office[fld.id] = value.strip() if isinstance(value, str) else value
+    prose_sheet = sub.renamed.get(spec.prose.sheet, spec.prose.sheet)
+    for fld in spec.prose.fields:
+        value = _name_value(wb, spec.name_for(f"prose.{fld.section}"))
         if value is None and prose_sheet in wb.sheets:
-            value = wb.sheets[prose_sheet].value(fld["cell"])
+            value = wb.sheets[prose_sheet].value(fld.cell)
         if isinstance(value, str):
-            sub.prose[fld["section"]] = value
+            sub.prose[fld.section] = value
+        elif sub.identified_by != "labels" and prose_sheet in wb.sheets:
+            sub.prose[fld.section] = ""  # the text's cell is there, and blank (a copied table has none)
     ex = spec.explanation
     if ex:
         value = _name_value(wb, spec.name_for("explanation"))
-        ex_sheet = spec.sheet_name(ex["sheet"])
-        ex_sheet = sub.renamed.get(ex_sheet, ex_sheet)
+        ex_sheet = sub.renamed.get(ex.sheet, ex.sheet)
         if value is None and sub.identified_by != "labels" and ex_sheet in wb.sheets:
-            value = wb.sheets[ex_sheet].value(ex["cell"])
+            value = wb.sheets[ex_sheet].value(ex.cell)
         if value is not None and str(value).strip():
             sub.explanation = str(value).strip()
 

@@ -9,6 +9,7 @@ reports make, so that the demo and tests have something to find. The seed report
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .fill import consistent_values, totals
+from .fill import consistent_prose, consistent_values, totals
 from .fsutil import atomic_write_text
 from .spec import Spec, format_for_year, get_spec
 from .template import Filling, office_filename, roster_to_csv, write_workbook
@@ -52,19 +53,12 @@ class Sample:
     corrected: dict[str, Any] | None = None  # the values without the mistake (for a resubmission)
 
 
-def _prose(spec: Spec, values: dict[str, Any], office: dict[str, str], year: int) -> dict[str, str]:
-    t = totals(spec, values)
-    received = t.get("t3.new.total", 0)
-    done = t.get("t3.outcome_total.total", 0)
-    return {
-        "s1": (
-            f"{year}年，{office['name']}认真贯彻落实《中华人民共和国政府信息公开条例》，"
-            f"扎实推进政府信息公开工作。全年共收到政府信息公开申请{received:g}件，办结{done:g}件。"
-        ),
-        "s5": "存在的主要问题：政策解读形式较为单一。改进情况：下一步将丰富解读形式，提升公开质量。",
-        "s6": (f"本年度实际收取信息处理费{t['t6.fee.collected_amount.value']:g}元。"
-               if t.get("t6.fee.collected_amount.value") else "本年度未收取信息处理费。") + "无其他需要报告的事项。",
-    }
+# The office whose section 五 is a copy of another office's (text-similarity-peer): copier → copied.
+COPIES = {"QX010": "QX009"}
+
+
+def _prose(spec: Spec, values: dict[str, Any], office: dict[str, str], year: int, index: int) -> dict[str, str]:
+    return consistent_prose(spec, values, year, office["name"], index)
 
 
 def _set_first(spec: Spec, values: dict[str, Any], table: str, value: Any, count: int = 1) -> None:
@@ -98,16 +92,27 @@ def _rules_by_county_dept(spec, values, prose):
     return "县直部门填报了规章数量"
 
 
-def _prose_mismatch(spec, values, prose):
-    received = totals(spec, values)["t3.new.total"]
-    prose["s1"] = prose["s1"].replace(f"申请{received:g}件", f"申请{received + 1:g}件")
-    return "文字中的申请数与表三不一致（单位在“情况说明”中作了解释）"
+def _late_applications(spec, values, prose):
+    """Many applications carried into next year (结转下年度): the office explains they came in late December."""
+    t = totals(spec, values)
+    k = max(2, int(t["t3.new.total"] + t["t3.carried_over.total"]))  # as many again, all carried forward
+    values["t3.new.natural"] += k
+    values["t3.carry_forward.natural"] += k
+    prose["s1"] = _retotal(spec, values, prose["s1"])
+    return "结转下年度的申请占比较高（单位在“情况说明”中作了解释）"
+
+
+def _retotal(spec: Spec, values: dict[str, Any], text: str) -> str:
+    """The s1 sentence about received and answered applications, after a mistake changed the figures."""
+    t = totals(spec, values)
+    text = re.sub(r"(收到|受理|新收)(政府信息公开)?申请\d+件", lambda m: f"{m.group(1)}{m.group(2) or ''}申请{t['t3.new.total']:g}件", text)
+    return re.sub(r"办结\d+件", f"办结{t['t3.outcome_total.total']:g}件", text)
 
 
 # Offices that explain their warnings in the workbook's 情况说明 (the reviewer may accept them).
 EXPLANATIONS = {
-    "QX012": "总体情况中“收到政府信息公开申请”的件数含1件12月31日以信函寄达、次年1月2日登记的申请；"
-             "表三按登记日期统计，该件计入下一年度，故文字比表格多1件。",
+    "QX012": "结转下年度的申请均为12月下旬收到的，至12月31日尚在法定答复期限内，已于次年1月按期答复，"
+             "并非超期未办。",
 }
 
 
@@ -115,7 +120,7 @@ MISTAKES: dict[str, Callable[[Spec, dict[str, Any], dict[str, str]], str]] = {
     "QX004": _typo_in_table3,
     "QX011": _slashes,
     "QX005": _rules_by_county_dept,
-    "QX012": _prose_mismatch,
+    "QX012": _late_applications,
 }
 # An office that filled last year's (2019-format) template for this year's report (D7).
 OLD_TEMPLATE = {"QX008": "2019"}
@@ -125,12 +130,16 @@ def build_samples(year: int = SAMPLE_YEAR, seed: int = 2025) -> list[Sample]:
     """The sample submissions of the fictional county, one per office that has sent one."""
     rng = random.Random(seed)
     samples = []
-    for office in ROSTER:
+    prose_of: dict[str, dict[str, str]] = {}
+    for index, office in enumerate(ROSTER):
         if office["code"] in MISSING:
             continue
         spec = get_spec(OLD_TEMPLATE[office["code"]]) if office["code"] in OLD_TEMPLATE else format_for_year(year)
         values = consistent_values(spec, rng, office_kind=office["kind"])
-        prose = _prose(spec, values, office, year)
+        prose = _prose(spec, values, office, year, index)
+        if office["code"] in COPIES:
+            prose["s5"] = prose_of[COPIES[office["code"]]]["s5"]
+        prose_of[office["code"]] = prose
         mistake = None
         corrected = dict(values)
         if office["code"] in MISTAKES:

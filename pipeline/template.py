@@ -25,7 +25,7 @@ from .errors import InputError
 from .fsutil import atomic_path
 from .xlsxpatch import lock_structure, rewrite_parts
 from .rules import computed_formula, live_check, live_instances, summary_check
-from .spec import Spec, format_for_year, get_spec, split_cell
+from .spec import OfficeField, Spec, Table, format_for_year, get_spec, split_cell
 from .textutil import display_width
 from .xlexpr import Expr, is_number
 
@@ -48,6 +48,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "check_label": {"border": 1, "align": "left", "font_size": 10, "italic": True},
     "para": {"align": "left", "valign": "top"},
     "ok": {"bg_color": "#C6EFCE", "font_color": "#006100"},
+    "warn": {"bg_color": "#FFEB9C", "font_color": "#7F6000"},
     "fail": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
 }
 
@@ -78,13 +79,14 @@ def _range_cols(cells: str) -> tuple[str, str, int, int]:
 
 
 class _Writer:
-    def __init__(self, spec: Spec, wb: xlsxwriter.Workbook, filling: Filling):
+    def __init__(self, spec: Spec, wb: xlsxwriter.Workbook, filling: Filling, level: str = "county"):
         self.spec = spec
+        self.level = level
         self.wb = wb
         self.filling = filling
         self.fmt = {name: wb.add_format({**_STYLES["base"], **style}) for name, style in _STYLES.items()}
-        self.fmt["ok"] = wb.add_format(_STYLES["ok"])
-        self.fmt["fail"] = wb.add_format(_STYLES["fail"])
+        for plain in ("ok", "warn", "fail"):  # conditional formats: colours only
+            self.fmt[plain] = wb.add_format(_STYLES[plain])
         self.number_fmts: dict[tuple[str, str], Any] = {}
         self.sheets: dict[str, Any] = {}
         self.cells: dict[tuple[str, str], Any] = {}  # what each cell holds, for cached values
@@ -97,7 +99,7 @@ class _Writer:
     def typed_fmt(self, style: str, type_id: str):
         key = (style, type_id)
         if key not in self.number_fmts:
-            num = self.spec.types[type_id].get("number_format")
+            num = self.spec.types[type_id].number_format
             props = {**_STYLES["base"], **_STYLES[style]}
             if num:
                 props["num_format"] = num
@@ -157,20 +159,20 @@ class _Writer:
     def validate(self, sheet: str, cell: str, type_id: str) -> None:
         t = self.spec.types[type_id]
         opts: dict[str, Any] = {
-            "input_title": t["prompt_title"][:32],
-            "input_message": t["prompt"][:255],
+            "input_title": t.prompt_title[:32],
+            "input_message": t.prompt[:255],
         }
-        if t.get("number") in ("integer", "decimal"):
+        if t.number in ("integer", "decimal"):
             bounds = (
-                {"criteria": ">=", "value": t["min"]}
-                if t.get("min") is not None
+                {"criteria": ">=", "value": t.min}
+                if t.min is not None
                 else {"criteria": "between", "minimum": -(10**9), "maximum": 10**9}
             )
             opts.update(
-                validate="integer" if t["number"] == "integer" else "decimal",
+                validate="integer" if t.number == "integer" else "decimal",
                 **bounds,
-                error_title=t["error_title"][:32],
-                error_message=t["error"][:224],
+                error_title=t.error_title[:32],
+                error_message=t.error[:224],
                 error_type="stop",
             )
         else:
@@ -181,10 +183,10 @@ class _Writer:
     def write(self) -> None:
         spec = self.spec
         self._widths: dict[str, dict[str, float]] = {}
-        for sheet_id, name in spec.raw["sheets"].items():
+        for name in spec.sheets.values():
             self.sheets[name] = self.wb.add_worksheet(name)
-        for part in [spec.raw["office"], spec.raw["prose"], spec.raw["guide"], *spec.tables]:
-            self._widths.setdefault(spec.sheet_name(part["sheet"]), {}).update(part.get("widths", {}))
+        for part in [spec.office, spec.prose, spec.guide, *spec.tables]:
+            self._widths.setdefault(part.sheet, {}).update(part.widths)
         for name, widths in self._widths.items():
             for col, width in widths.items():
                 self.ws(name).set_column(f"{col}:{col}", width)
@@ -202,72 +204,67 @@ class _Writer:
         self.finish_sheets()
 
     def write_office(self) -> None:
-        spec, office = self.spec, self.spec.raw["office"]
-        sheet = spec.sheet_name(office["sheet"])
-        for fld in office["fields"]:
-            value = self.filling.office.get(fld["id"])
-            target = f"{fld['cell']}:{fld['merge_to']}" if fld.get("merge_to") else fld["cell"]
+        spec = self.spec
+        sheet = spec.office.sheet
+        for fld in spec.office.fields:
+            value = self.filling.office.get(fld.id)
+            target = f"{fld.cell}:{fld.merge_to}" if fld.merge_to else fld.cell
             locked = value is not None and self.filling.lock_office
             style = "prefilled" if locked else "input_text"
             fmt = self.fmt[style]
-            if fld["type"] == "date":
+            if fld.type == "date":
                 fmt = self.wb.add_format({**_STYLES["base"], **_STYLES[style], "num_format": "yyyy-mm-dd"})
             self.put(sheet, target, value, fmt)
             if not locked:
                 self._validate_office(sheet, fld)
-            self.wb.define_name(spec.name_for(f"office.{fld['id']}"), _abs_ref(sheet, fld["cell"]))
+            self.wb.define_name(spec.name_for(f"office.{fld.id}"), _abs_ref(sheet, fld.cell))
 
-    def _validate_office(self, sheet: str, fld: dict[str, Any]) -> None:
-        opts: dict[str, Any] = {"input_title": fld["label"][:32], "input_message": f"请填写{fld['label']}"}
-        if fld.get("choices"):
-            opts.update(validate="list", source=list(self.spec.raw[fld["choices"]]),
+    def _validate_office(self, sheet: str, fld: OfficeField) -> None:
+        opts: dict[str, Any] = {"input_title": fld.label[:32], "input_message": f"请填写{fld.label}"}
+        if fld.choices:
+            opts.update(validate="list", source=list(fld.choices),
                         error_title="请从列表中选择", error_message="请从下拉列表中选择单位类型。")
-        elif fld["type"] == "year":
+        elif fld.type == "year":
             opts.update(validate="integer", criteria="between", minimum=2019, maximum=2100,
                         error_title="报告年度有误", error_message="请填写四位数字的年度，例如2025。")
-        elif fld["type"] == "date":
+        elif fld.type == "date":
             opts.update(validate="date", criteria=">=", value=dt.date(2019, 1, 1),
                         error_title="日期有误", error_message="请填写日期，例如2026-01-15。")
         else:
             opts["validate"] = "any"
-        self.ws(sheet).data_validation(fld["cell"], opts)
+        self.ws(sheet).data_validation(fld.cell, opts)
 
     def write_prose(self) -> None:
-        spec, prose = self.spec, self.spec.raw["prose"]
-        sheet = spec.sheet_name(prose["sheet"])
-        for fld in prose["fields"]:
-            section = spec.section(fld["section"])
-            target = f"{fld['cell']}:{fld['merge_to']}"
-            self.put(sheet, target, self.filling.prose.get(section["id"]), self.fmt["input_text"])
+        spec = self.spec
+        sheet = spec.prose.sheet
+        for fld in spec.prose.fields:
+            section = spec.section(fld.section)
+            self.put(sheet, f"{fld.cell}:{fld.merge_to}", self.filling.prose.get(section.id), self.fmt["input_text"])
             self.ws(sheet).data_validation(
-                fld["cell"],
-                {"validate": "any", "input_title": section["heading"][:32], "input_message": fld["hint"][:255]},
-            )
-            self.ws(sheet).set_row(split_cell(fld["cell"])[1] - 1, fld["height"])
-            self.wb.define_name(spec.name_for(f"prose.{section['id']}"), _abs_ref(sheet, fld["cell"]))
+                fld.cell, {"validate": "any", "input_title": section.heading[:32], "input_message": fld.hint[:255]})
+            self.ws(sheet).set_row(split_cell(fld.cell)[1] - 1, fld.height)
+            self.wb.define_name(spec.name_for(f"prose.{section.id}"), _abs_ref(sheet, fld.cell))
         ex = spec.explanation
         if ex:
-            sheet = spec.sheet_name(ex["sheet"])
-            self.put(sheet, f"{ex['cell']}:{ex['merge_to']}", self.filling.explanation, self.fmt["input_text"])
-            self.ws(sheet).data_validation(
-                ex["cell"], {"validate": "any", "input_title": ex["label"][:32], "input_message": ex["hint"][:255]})
-            self.ws(sheet).set_row(split_cell(ex["cell"])[1] - 1, ex["height"])
-            self.wb.define_name(spec.name_for("explanation"), _abs_ref(sheet, ex["cell"]))
+            self.put(ex.sheet, f"{ex.cell}:{ex.merge_to}", self.filling.explanation, self.fmt["input_text"])
+            self.ws(ex.sheet).data_validation(
+                ex.cell, {"validate": "any", "input_title": ex.label[:32], "input_message": ex.hint[:255]})
+            self.ws(ex.sheet).set_row(split_cell(ex.cell)[1] - 1, ex.height)
+            self.wb.define_name(spec.name_for("explanation"), _abs_ref(ex.sheet, ex.cell))
 
-    def write_table(self, table: dict[str, Any]) -> None:
+    def write_table(self, table: Table) -> None:
         spec = self.spec
-        sheet = spec.sheet_name(table["sheet"])
+        sheet = table.sheet
         for fig in spec.figures:
-            if fig.table_id != table["id"]:
+            if fig.table_id != table.id:
                 continue
             self.wb.define_name(fig.name, _abs_ref(fig.sheet, fig.cell))
             if fig.kind == "input":
                 target = f"{fig.cell}:{fig.merge_to}" if fig.merge_to else fig.cell
                 self.put(sheet, target, self.filling.values.get(fig.id), self.typed_fmt("input", fig.type))
                 self.validate(sheet, fig.cell, fig.type)
-        ws = self.ws(sheet)
-        if table.get("freeze"):
-            ws.freeze_panes(table["freeze"])
+        if table.freeze:
+            self.ws(sheet).freeze_panes(table.freeze)
 
     def write_computed(self) -> None:
         # Totals may sum other totals ((七)总计 × 总计): write them once their parts are known.
@@ -285,46 +282,45 @@ class _Writer:
 
     def write_checks(self) -> None:
         spec = self.spec
-        for inst in live_instances(spec):
+        for inst in live_instances(spec, self.level):
             p = inst.placement
             target = f"{p.cell}:{p.merge_to}" if p.merge_to else p.cell
-            self.put_formula(p.sheet, target, live_check(spec, inst), self.fmt["check"])
-            self._color(p.sheet, p.cell)
+            self.put_formula(p.sheet, target, live_check(spec, inst, self.level), self.fmt["check"])
+            self._color(p.sheet, p.cell, spec.ok_text, inst.rule.messages.get("live_prefix", "提醒："))
             self.wb.define_name(spec.name_for(f"check.{inst.rule.id}.{inst.key or 'all'}"), _abs_ref(p.sheet, p.cell))
 
-    def _color(self, sheet: str, cell: str) -> None:
-        ok = '"' + self.spec.ok_text + '"'
+    def _color(self, sheet: str, cell: str, ok: str, warning_prefix: str) -> None:
+        """Green when the check passes, yellow for a 提醒, red otherwise."""
         ws = self.ws(sheet)
-        ws.conditional_format(cell, {"type": "cell", "criteria": "==", "value": ok, "format": self.fmt["ok"]})
-        ws.conditional_format(cell, {"type": "cell", "criteria": "!=", "value": ok, "format": self.fmt["fail"]})
+        ws.conditional_format(cell, {"type": "cell", "criteria": "==", "value": f'"{ok}"', "format": self.fmt["ok"]})
+        ws.conditional_format(cell, {"type": "text", "criteria": "begins with", "value": warning_prefix,
+                                     "format": self.fmt["warn"]})
+        ws.conditional_format(cell, {"type": "cell", "criteria": "!=", "value": f'"{ok}"', "format": self.fmt["fail"]})
 
     def write_summary(self) -> None:
-        spec, summary = self.spec, self.spec.raw["office"]["summary"]
-        sheet = spec.sheet_name(spec.raw["office"]["sheet"])
-        target = f"{summary['cell']}:{summary['merge_to']}"
-        self.put_formula(sheet, target, summary_check(spec), self.fmt["check"])
-        ws = self.ws(sheet)
-        ok = '"' + summary["ok"] + '"'
-        ws.conditional_format(summary["cell"], {"type": "cell", "criteria": "==", "value": ok, "format": self.fmt["ok"]})
-        ws.conditional_format(summary["cell"], {"type": "cell", "criteria": "!=", "value": ok, "format": self.fmt["fail"]})
-        self.wb.define_name(spec.name_for("check.summary"), _abs_ref(sheet, summary["cell"]))
+        spec, summary = self.spec, self.spec.office.summary
+        sheet = spec.office.sheet
+        target = f"{summary.cell}:{summary.merge_to}" if summary.merge_to else summary.cell
+        self.put_formula(sheet, target, summary_check(spec, self.level), self.fmt["check"])
+        self._color(sheet, summary.cell, summary.ok, summary.ok_with_warnings.split("；")[0])
+        self.wb.define_name(spec.name_for("check.summary"), _abs_ref(sheet, summary.cell))
 
     def write_guide(self) -> None:
-        spec, guide = self.spec, self.spec.raw["guide"]
-        sheet = spec.sheet_name(guide["sheet"])
+        spec, guide = self.spec, self.spec.guide
+        sheet = guide.sheet
         ws = self.ws(sheet)
-        rows = [(guide["title"], "title")]
-        rows += [(p, "para") for p in guide["paragraphs"]]
-        rows += [("", "para"), (guide["rules_heading"], "heading")]
-        severity = {"error": "错误", "warning": "提醒"}
+        rows = [(guide.title, "title")]
+        rows += [(p, "para") for p in guide.paragraphs]
+        rows += [("", "para"), (guide.rules_heading, "heading")]
+        severity = {"error": "错误，必须修改", "warning": "提醒，可说明理由", "info": "参考"}
         rows += [(f"{r.id} {r.title}（{severity[r.severity]}）：{r.description}", "para") for r in spec.rules]
         for i, (text, style) in enumerate(rows, start=1):
             self.put(sheet, f"A{i}", text, self.fmt[style])
         ws.hide_gridlines(2)
 
     def write_meta(self) -> None:
-        spec, meta = self.spec, self.spec.raw["meta"]
-        sheet = spec.sheet_name(meta["sheet"])
+        spec, meta = self.spec, self.spec.meta
+        sheet = meta.sheet
         values = {
             "format": spec.format,
             "template_version": spec.template_version,
@@ -334,18 +330,18 @@ class _Writer:
             **{k: None for k in ("source", "source_sha256")},
             **self.filling.meta,
         }
-        for fld in meta["fields"]:
-            col, row = split_cell(fld["cell"])
-            self.put(sheet, f"A{row}", fld["key"], self.fmt["label"])
-            self.put(sheet, fld["cell"], values[fld["key"]], self.fmt["label"])
-            self.wb.define_name(spec.name_for(f"meta.{fld['key']}"), _abs_ref(sheet, fld["cell"]))
+        for fld in meta.fields:
+            col, row = split_cell(fld.cell)
+            self.put(sheet, f"A{row}", fld.key, self.fmt["label"])
+            self.put(sheet, fld.cell, values[fld.key], self.fmt["label"])
+            self.wb.define_name(spec.name_for(f"meta.{fld.key}"), _abs_ref(sheet, fld.cell))
         self.ws(sheet).very_hidden()
         for key in ("format", "template_version", "spec_sha256"):
             self.wb.set_custom_property(spec.name_for(key), str(values[key]))
 
     def finish_sheets(self) -> None:
         spec = self.spec
-        landscape = {spec.sheet_name(t["sheet"]): t.get("landscape", False) for t in spec.tables}
+        landscape = {t.sheet: t.landscape for t in spec.tables}
         for (sheet, row), height in self.heights.items():
             self.ws(sheet).set_row(row - 1, height)
         for name, ws in self.sheets.items():
@@ -364,7 +360,7 @@ def _abs_ref(sheet: str, cell: str) -> str:
 
 
 def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
-                   extra: Callable[[Any, dict[str, Any]], None] | None = None) -> Path:
+                   extra: Callable[[Any, dict[str, Any]], None] | None = None, level: str = "county") -> Path:
     """Write the template of ``spec`` to ``path``, optionally pre-filled.
 
     :param spec: the national format.
@@ -372,6 +368,8 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
     :param filling: office fields (locked when given), figure values and prose.
     :param extra: called with the XlsxWriter workbook and the shared cell formats to add
         further sheets (the county rollup) before the file is closed.
+    :param level: the level the office reports at (county / city / province): live checks of
+        rules that depend on it (规章) follow it.
     """
     filling = filling or Filling()
     unknown = set(filling.values) - {f.id for f in spec.inputs()}
@@ -385,12 +383,12 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
                 str(raw_tmp), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
             )
             wb.set_properties({
-                "title": spec.raw["office"]["title"]["text"],
+                "title": spec.office.title.text,
                 "subject": spec.title,
                 "comments": f"{spec.basis}；{GENERATOR}",
                 "created": _EPOCH,
             })
-            writer = _Writer(spec, wb, filling)
+            writer = _Writer(spec, wb, filling, level)
             writer.write()
             if extra is not None:
                 extra(wb, writer.fmt)

@@ -252,7 +252,7 @@ class CountNot(Expr):
 
 @dataclass(frozen=True)
 class Arith(Expr):
-    op: str  # "+" or "-"
+    op: str  # "+", "-" or "*"
     items: tuple[Expr, ...]
 
     def excel(self, home: str) -> str:
@@ -269,31 +269,47 @@ class Arith(Expr):
             vals.append(v)
         total = vals[0]
         for v in vals[1:]:
-            total = total + v if self.op == "+" else total - v
+            total = total + v if self.op == "+" else total - v if self.op == "-" else total * v
         return total
 
 
 def _round(x: float, n: float) -> float:
-    # Excel rounds half away from zero; Python's round() rounds half to even.
+    # Excel rounds half away from zero; Python's round() rounds half to even. A blank cell is 0.
+    x = 0 if x is None else x
     n = int(n)
     r = int(abs(x) * 10**n + 0.5 + 1e-9) / 10**n
     r = r if x >= 0 else -r
     return int(r) if float(r).is_integer() else r
 
 
+def _text_of(v: Value) -> str:
+    """A value as text functions see it: blank is "", numbers as General shows them."""
+    return general(v)
+
+
+def _find(needle: Value, haystack: Value) -> Value:
+    # FIND gives the 1-based position, or the #VALUE! error (None here, which ISNUMBER rejects).
+    pos = _text_of(haystack).find(_text_of(needle))
+    return pos + 1 if pos >= 0 else None
+
+
 _FUNCTIONS: dict[str, Callable[..., Value]] = {
-    "ABS": abs,
+    "ABS": lambda v: abs(0 if v is None else v),
     "ROUND": _round,
     "AND": lambda *v: all(v),
     "OR": lambda *v: any(v),
     "NOT": lambda v: not v,
     "ISNUMBER": is_number,
+    "LEN": lambda v: len(_text_of(v)),
+    "SUBSTITUTE": lambda v, old, new: _text_of(v).replace(_text_of(old), _text_of(new)),
+    "CHAR": lambda n: chr(int(n)),
+    "FIND": _find,
 }
 
 
 @dataclass(frozen=True)
 class Func(Expr):
-    """A spreadsheet function call: ROUND, ABS, AND, OR, NOT, ISNUMBER."""
+    """A spreadsheet function call: ROUND, ABS, AND, OR, NOT, ISNUMBER, LEN, SUBSTITUTE, CHAR, FIND."""
 
     name: str
     args: tuple[Expr, ...]

@@ -15,17 +15,25 @@ from pipeline import Filling, get_spec, write_workbook
 from pipeline.annotate import annotate
 from pipeline.check import check_paths, check_submission, parse_number
 from pipeline.cli import app
-from pipeline.fill import consistent_values, totals
+from pipeline.fill import consistent_prose, consistent_values, totals
 from pipeline.reader import read_submission
 
 runner = CliRunner()
 OFFICE = {"name": "测试县教育局", "kind": "县直部门", "code": "T001", "filler": "李四", "phone": "123", "date": "2026-01-10"}
 
 
+# Another office's own words: two files of a batch with the same words are 雷同 (rule X4).
+OTHER_PROSE = {"s1": "本镇坚持公开为常态，重点公开惠民资金发放、征地拆迁和低保评议等群众关心的事项，"
+                     "在各村公开栏同步张贴，并在便民服务中心设置查阅点。",
+               "s5": "公开栏更新不及时，今后每月检查一次，重要事项随时更新。"}
+
+
 def make(tmp_path, spec, values=None, office=None, prose=None, name="t.xlsx", seed=3):
     values = consistent_values(spec, random.Random(seed), office_kind="县直部门") if values is None else values
     office = {**OFFICE, "year": spec.years[0], **(office or {})}
-    return write_workbook(spec, tmp_path / name, Filling(office=office, values=values, prose=prose or {}))
+    # Texts that agree with the figures, unless a test gives its own.
+    prose = {**consistent_prose(spec, values, office["year"]), **(prose or {})}
+    return write_workbook(spec, tmp_path / name, Filling(office=office, values=values, prose=prose))
 
 
 def check(path, **kw):
@@ -57,7 +65,7 @@ def test_any_consistent_filling_checks_clean(tmp_path, seed, fmt, kind):
 def test_single_cell_perturbation_is_found_at_that_cell(tmp_path, seed, fmt, how, data):
     spec = get_spec(fmt)
     values = consistent_values(spec, random.Random(seed), office_kind="县直部门")
-    pool = [f for f in spec.inputs() if (how != "bump" or f.table_id == "t3") and spec.types[f.type].get("min") == 0]
+    pool = [f for f in spec.inputs() if (how != "bump" or f.table_id == "t3") and spec.types[f.type].min == 0]
     fig = data.draw(st.sampled_from(pool))
     if how == "text":
         values[fig.id] = data.draw(st.sampled_from(["/", "—", "无", "见附件"]))
@@ -80,11 +88,19 @@ def test_f1_per_column(spec, tmp_path):
     values["t3.carry_forward.research"] += 3
     result = check(make(tmp_path, spec, values))
     f1 = [f for f in result.findings if f.rule == "F1"]
+    # One finding, at an input cell of the column; the 总计 column's imbalance is the same one, not a
+    # second message at a locked total (its outcome still says fail).
     assert [(f.code, f.cell, f.expected - f.actual) for f in f1] == [
-        ("balance-mismatch", spec.figure("t3.new.research").cell, 3),
-        ("balance-mismatch", spec.figure("t3.new.total").cell, 3),
-    ]
-    assert "科研机构列，差3" in f1[0].message
+        ("balance-mismatch", spec.figure("t3.new.research").cell, 3)]
+    assert {(o.key, o.status) for o in result.outcomes if o.rule == "F1" and o.status != "pass"} == {
+        ("research", "fail"), ("total", "fail")}
+    t = totals(spec, values)
+    a, b = t["t3.new.research"], t["t3.carried_over.research"]
+    c, d = t["t3.outcome_total.research"], t["t3.carry_forward.research"]
+    assert f1[0].message == (f"表三“科研机构”列：第一项 {a} + 第二项 {b} = {a + b}，应等于第三项 {c} + 第四项 {d} = {c + d}，"
+                             "差3；请核对这一列的各项数量")
+    assert (f1[0].expected_label, f1[0].actual_label) == ("第三项+第四项", "第一项+第二项")
+    assert ".0" not in f1[0].message
 
 
 def _replace_cell(path, sheet, cell, value):
@@ -170,7 +186,7 @@ def test_numbers_typed_as_text_are_read_with_a_warning(spec, tmp_path, raw, numb
 def test_decimal_allowed_only_where_the_unit_allows():
     spec = get_spec("2021")
     fee = spec.figure("t2.art20_8.fees.amount")
-    assert spec.types[fee.type]["number"] == "decimal"
+    assert spec.types[fee.type].number == "decimal"
 
 
 def test_d7_format_year(spec, tmp_path):
@@ -191,8 +207,13 @@ def test_d8_regulations_warning(spec, tmp_path):
     result = check(make(tmp_path, spec, values, office={"kind": "乡镇"}))
     d8 = [f for f in result.findings if f.rule == "D8"]
     assert [(f.code, f.cell, f.severity) for f in d8] == [("regulations-not-allowed", spec.figure(fid).cell, "warning")]
-    # A 设区的市 body may make 规章: the office kind decides.
-    assert not [f for f in check(make(tmp_path, spec, values, office={"kind": "其他"}, name="o.xlsx")).findings if f.rule == "D8"]
+    assert d8[0].message.startswith("县级及以下机关没有规章制定权，表二“规章”各项应为0（现合计4）")
+    # At county level no office may have 规章, whatever its kind (the 县政府 itself included) …
+    other = make(tmp_path, spec, values, office={"kind": "其他"}, name="o.xlsx")
+    assert [f.rule for f in check(other).findings] == ["D8"]
+    # … at a city's level an office of another kind may (the 设区的市 government), a 乡镇 still may not.
+    assert [f.rule for f in check(other, level="city").findings] == []
+    assert [f.rule for f in check(make(tmp_path, spec, values, office={"kind": "乡镇"}, name="t.xlsx"), level="city").findings] == ["D8"]
 
 
 def test_d9_d10_soft_checks(spec, tmp_path):
@@ -209,7 +230,9 @@ def test_d9_d10_soft_checks(spec, tmp_path):
     result = check(make(tmp_path, spec, values))
     found = [f for f in result.findings if f.rule == rule]
     assert [(f.cell, f.severity) for f in found] == [(cell, "warning")]
-    assert "差" in found[0].message
+    assert found[0].message == ("“行政许可”：上一年项目数量 2 + 本年增/减 -5 = -3，小于0；本年增/减不能比上一年项目数量减少得更多"
+                                if rule == "D9" else
+                                "“行政规范性文件”：现行有效件数 3 + 本年废止件数 1，合计4，少于本年制发件数 9（差5）；现行有效件数不应少于本年制发减本年废止")
 
 
 def test_d3_previous_year(tmp_path):
@@ -221,9 +244,13 @@ def test_d3_previous_year(tmp_path):
     report = check_paths([this_path], previous=last_path)
     d3 = [f for f in report.files[0].findings if f.rule == "D3"]
     lt, tt = totals(spec, last), totals(spec, this)
-    expected = [c for c in ("natural", "business", "research", "nonprofit", "legal", "other", "total")
+    expected = [c for c in ("natural", "business", "research", "nonprofit", "legal", "other")
                 if lt[f"t3.carry_forward.{c}"] != tt[f"t3.carried_over.{c}"]]
-    assert [f.figure for f in d3] == [f"t3.carried_over.{c}" for c in expected]
+    assert expected and [f.figure for f in d3] == [f"t3.carried_over.{c}" for c in expected]
+    c = expected[0]
+    assert d3[0].message == (f"表三“{spec.figure(f't3.carried_over.{c}').column}”列：本年“上年结转”为"
+                             f"{tt[f't3.carried_over.{c}']:g}件，2024年度报告“结转下年度继续办理”为{lt[f't3.carry_forward.{c}']:g}件，"
+                             f"应相等（差{abs(tt[f't3.carried_over.{c}'] - lt[f't3.carry_forward.{c}']):g}）")
     # When this year's carry-over equals last year's carry-forward, D3 is silent.
     for c in ("natural", "business", "research", "nonprofit", "legal", "other"):
         this[f"t3.carried_over.{c}"] = lt[f"t3.carry_forward.{c}"]
@@ -257,8 +284,9 @@ def test_d6_prose_against_tables(spec, tmp_path):
     d6 = [f for f in result.findings if f.rule == "D6"]
     assert [(f.figure, f.actual, f.expected) for f in d6] == [
         ("t3.new.total", received + 2, received), ("t4.review.total", review + 1, review)]
-    assert all(f.severity == "warning" for f in d6)
-    assert "全年共受理政府信息公开申请" in d6[0].message and d6[0].cell == spec.figure("t3.new.total").cell
+    assert all(f.severity == "error" for f in d6)
+    # At the text's cell: the sentence is quoted, the office corrects the text or the table.
+    assert "全年共受理政府信息公开申请" in d6[0].message and (d6[0].sheet, d6[0].cell) == (spec.prose.sheet, "A3")
 
 
 def test_fee_rules_2021(tmp_path):
@@ -336,7 +364,7 @@ def test_one_bad_file_does_not_stop_the_batch(tmp_path):
     spec = get_spec("2021")
     make(tmp_path, spec, name="a.xlsx")
     (tmp_path / "b.xlsx").write_bytes(b"")
-    make(tmp_path, spec, name="c.xlsx")
+    make(tmp_path, spec, name="c.xlsx", prose=OTHER_PROSE)
     (tmp_path / "notes.txt").write_text("ignored in folders")
     report = check_paths([tmp_path])
     assert [(f.path.name, f.status) for f in report.files] == [("a.xlsx", "ok"), ("b.xlsx", "unreadable"), ("c.xlsx", "ok")]
@@ -407,15 +435,20 @@ def test_json_output_equals_library_and_exit_codes(tmp_path):
     make(tmp_path, spec, name="ok.xlsx")
     values = consistent_values(spec, random.Random(3), office_kind="县直部门")
     values["t3.new.natural"] += 1
-    make(tmp_path, spec, values, name="bad.xlsx")
+    make(tmp_path, spec, values, name="bad.xlsx", prose=OTHER_PROSE)
     out = runner.invoke(app, ["check", str(tmp_path), "--json"])
     assert out.exit_code == 1
     data = json.loads(out.output)
     assert data == json.loads(json.dumps(check_paths([tmp_path]).to_dict(), ensure_ascii=False, default=str))
     assert data["summary"] == {"files": 2, "ok": 1, "warnings": 0, "errors": 1, "unreadable": 0}
     f = data["files"][0]
-    assert {"path", "office", "format", "year", "status", "findings"} <= set(f)
-    assert {"code", "severity", "sheet", "cell", "figure", "message", "expected", "actual"} <= set(f["findings"][0])
+    assert {"path", "office", "format", "year", "status", "findings", "outcomes"} <= set(f)
+    assert {"code", "severity", "sheet", "cell", "figure", "message", "expected", "actual", "expected_label",
+            "actual_label"} <= set(f["findings"][0])
+    # Every rule at every location, kept apart: pass, fail, missing, not applicable.
+    f1 = {o["key"]: o["outcome"] for o in f["outcomes"] if o["rule"] == "F1"}
+    assert f1["natural"] == "fail" and f1["business"] == "pass"
+    assert {o["outcome"] for o in f["outcomes"] if o["rule"] == "D3"} == {"not_applicable"}  # no last year given
     ok = runner.invoke(app, ["check", str(tmp_path / "ok.xlsx")])
     assert ok.exit_code == 0 and "通过" in ok.output
     assert runner.invoke(app, ["check", str(tmp_path / "nope.xlsx")]).exit_code == 2
@@ -424,9 +457,10 @@ def test_json_output_equals_library_and_exit_codes(tmp_path):
 def test_annotated_copy(tmp_path):
     spec = get_spec("2021")
     values = consistent_values(spec, random.Random(3), office_kind="县直部门")
+    prose = consistent_prose(spec, values)  # the text tells the right figures; the table has two mistakes
     values["t3.new.natural"] += 2
     values["t4.review.upheld"] = "/"
-    path = make(tmp_path, spec, values, name="教育局.xlsx")
+    path = make(tmp_path, spec, values, name="教育局.xlsx", prose=prose)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     result = check(path)
     out = annotate(result, tmp_path / "feedback")
@@ -440,7 +474,8 @@ def test_annotated_copy(tmp_path):
     assert listing["C5"].hyperlink.location or listing["C5"].hyperlink.target
     new = spec.figure("t3.new.natural")
     cell = wb[new.sheet][new.cell]
-    assert "自然人列，差2" in cell.comment.text and cell.fill.fgColor.rgb.endswith("FFC7CE")
+    assert "表三“自然人”列：第一项" in cell.comment.text and "差2" in cell.comment.text
+    assert cell.fill.fgColor.rgb.endswith("FFC7CE")
     assert wb[new.sheet].protection.sheet and wb.security.lockStructure
     # Stored results are present for LibreOffice and previewers.
     cached = openpyxl.load_workbook(out, data_only=True)
@@ -456,7 +491,17 @@ def test_annotated_copy(tmp_path):
     review = spec.figure("t4.review.upheld")
     wb[review.sheet][review.cell] = 0
     wb.save(tmp_path / "corrected.xlsx")
-    assert check(tmp_path / "corrected.xlsx").findings == []
+    corrected = check(tmp_path / "corrected.xlsx")
+    assert corrected.findings == []
+    # Round two starts clean: the first round's fills, comments and findings are gone from the new feedback.
+    round2 = openpyxl.load_workbook(annotate(corrected, tmp_path / "round2"))
+    assert round2["校验结果"]["A1"].value.endswith("通过") and round2["校验结果"]["A5"].value is None
+    for ws in round2.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.comment is None, (ws.title, c.coordinate)
+                assert not str(c.fill.fgColor.rgb).endswith(("FFC7CE", "FFEB9C")), (ws.title, c.coordinate)
+    assert round2[new.sheet][new.cell].fill.fgColor.rgb.endswith("FFF2CC")  # the template's input colour again
 
 
 def test_annotated_feedback_for_an_unreadable_file(tmp_path):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pipeline import Filling, get_spec, write_workbook
 from pipeline.check import check_paths
 from pipeline.cli import app
-from pipeline.fill import consistent_values
+from pipeline.fill import consistent_prose, consistent_values
 from pipeline.importer import import_report, import_tokens, _text_tokens
 from pipeline.report import build_report, load_source, render_markdown, write_report
 
@@ -57,7 +57,8 @@ def _office_workbook(tmp_path, seed, name="o.xlsx"):
     values = consistent_values(spec, random.Random(seed), office_kind="县直部门")
     office = {"name": "往返测试局", "kind": "县直部门", "code": "R1", "year": 2025, "filler": "x", "phone": "1",
               "date": "2026-01-01"}
-    return spec, values, write_workbook(spec, tmp_path / name, Filling(office=office, values=values))
+    return spec, values, write_workbook(spec, tmp_path / name, Filling(office=office, values=values,
+                                                                      prose=consistent_prose(spec, values, 2025)))
 
 
 def _same_figures(imported, spec, values):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import Filling, get_spec, write_workbook
-from pipeline.fill import consistent_values, totals
+from pipeline.fill import consistent_prose, consistent_values, totals
 from pipeline.rules import live_check, live_instances, summary_check
 from pipeline.xlexpr import general
 
@@ -66,14 +66,14 @@ def test_calc_fills_recalculates_and_saves(fmt, tmp_path):
     writes = [[f.sheet, f.cell, values[f.id]] for f in spec.inputs()]
     # A person cannot type into totals or labels: Calc must refuse both.
     total = spec.computed()[0]
-    label_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
-    label_cell = spec.office_field("name")["label_cell"]
+    label_sheet = spec.office.sheet
+    label_cell = spec.office_field("name").label_cell
     writes += [[total.sheet, total.cell, 999], [label_sheet, label_cell, "改掉标签"]]
     checks = live_instances(spec)
-    summary = spec.raw["office"]["summary"]
+    summary = spec.office.summary
     read = [[f.sheet, f.cell] for f in spec.computed()]
     read += [[i.placement.sheet, i.placement.cell] for i in checks]
-    read += [[label_sheet, summary["cell"]]]
+    read += [[label_sheet, summary.cell]]
 
     result, saved = run_calc(tmp_path, src, writes, read)
 
@@ -92,9 +92,9 @@ def test_calc_fills_recalculates_and_saves(fmt, tmp_path):
 
     # After recalculation Calc's own results equal xxgk's evaluation of the same formulas.
     cells = {(s, c): v for s, c, v in writes[:-2]}
-    office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+    office_sheet = spec.office.sheet
     for fld in spec.office_fields:
-        cells[(office_sheet, fld["cell"])] = office.get(fld["id"])
+        cells[(office_sheet, fld.cell)] = office.get(fld.id)
     expected = totals(spec, values)
     for f in spec.computed():
         cells[(f.sheet, f.cell)] = expected[f.id]
@@ -136,6 +136,8 @@ def test_calc_saved_workbook_reads_like_openpyxl_saved(tmp_path):
     values = consistent_values(spec, random.Random(12), office_kind="街道")
     values["t4.review.upheld"] = "/"  # typed by the clerk; Calc keeps it as text
     writes = [[f.sheet, f.cell, values[f.id]] for f in spec.inputs()]
+    good = dict(values, **{"t4.review.upheld": 0})
+    writes += [[spec.prose.sheet, fld.cell, consistent_prose(spec, good, 2025)[fld.section]] for fld in spec.prose.fields]
     _, by_calc = run_calc(tmp_path, src, writes, [])
     wb = openpyxl.load_workbook(src)
     for sheet, cell, value in writes:
@@ -163,7 +165,8 @@ def test_rows_inserted_in_calc_are_followed_by_names(tmp_path):
     office = {"name": "测试局", "kind": "县直部门", "code": "LO03", "year": 2025,
               "filler": "赵六", "phone": "1", "date": "2026-01-05"}
     values = consistent_values(spec, random.Random(13), office_kind="县直部门")
-    src = write_workbook(spec, tmp_path / "filled.xlsx", Filling(office=office, values=values))
+    src = write_workbook(spec, tmp_path / "filled.xlsx", Filling(office=office, values=values,
+                                                                  prose=consistent_prose(spec, values, 2025)))
     t3 = spec.sheet_name("t3")
     job_insert = [[t3, 7, 2]]  # two rows above （一）予以公开
     out = tmp_path / "moved.xlsx"
@@ -193,7 +196,7 @@ def test_rollup_results_equal_calcs_recalculation(tmp_path):
     receive(ws, [str(mail[0].parent)])
     result = merge(ws, tmp_path / "rollup.xlsx")
     spec = result.spec
-    names = spec.raw["rollup"]["sheets"]
+    names = spec.rollup.sheets
     _, cached = load_both(result.path)
     read = []
     for key in ("by_kind", "charts"):

@@ -97,12 +97,12 @@ def assert_feedback_is_the_offices_own(ws):
         feedback = openpyxl.load_workbook(ws.path / row["feedback_path"])
         archived = openpyxl.load_workbook(ws.path / row["archive_path"])
         assert feedback.sheetnames[0] == "校验结果"
-        for name in spec.raw["sheets"].values():
+        for name in spec.sheets.values():
             assert name in feedback.sheetnames, (row["filename"], name)
         for f in spec.inputs():
             assert feedback[f.sheet][f.cell].value == archived[f.sheet][f.cell].value, (row["filename"], f.id)
-        office = spec.office_field("name")["cell"]
-        office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+        office = spec.office_field("name").cell
+        office_sheet = spec.office.sheet
         assert feedback[office_sheet][office].value == archived[office_sheet][office].value
         for fnd in json.loads(row["findings_json"]):
             if fnd.get("cell") and fnd["sheet"] in feedback.sheetnames:
@@ -334,8 +334,8 @@ def test_return_resubmit_accept_merge_from_the_command_line(tmp_path, mail_dir):
     accepted = cli("accept", ws_path, "QX012")
     assert accepted.exit_code == 0 and "接受提醒1项" in accepted.output, accepted.output
     office = _offices(ws)["QX012"]
-    assert office["review"] == "accepted" and office["decision_reason"].startswith("总体情况中“收到政府信息公开申请”")
-    assert office["accepted_warnings"][0]["code"] == "prose-table-mismatch"
+    assert office["review"] == "accepted" and office["decision_reason"].startswith("结转下年度的申请均为12月下旬收到的")
+    assert office["accepted_warnings"][0]["code"] == "carryover-share"
     assert office["accepted_warnings"][0]["source"] == "office"
 
     out = tmp_path / "全县汇总.xlsx"
@@ -349,7 +349,7 @@ def test_return_resubmit_accept_merge_from_the_command_line(tmp_path, mail_dir):
     findings = openpyxl.load_workbook(out)["问题清单"]
     rows = [[c.value for c in r] for r in findings.iter_rows(min_row=2)]
     qx012 = [r for r in rows if r[0] == "QX012"]
-    assert qx012 and qx012[0][6].startswith("已接受（单位说明：总体情况中")
+    assert qx012 and qx012[0][6].startswith("已接受（单位说明：结转下年度的申请")
     completeness = {r[0].value: r for r in openpyxl.load_workbook(out)["报送情况"].iter_rows(min_row=2) if r[0].value}
     assert completeness["QX005"][8].value == "审核通过"
 
@@ -524,11 +524,11 @@ def test_explained_warnings_show_as_explained(tmp_path):
     path = ROOT / "samples" / "QX012_青溪县东城街道办事处_2025.xlsx"
     report = check_paths([path], annotate_dir=tmp_path)
     result = report.files[0]
-    assert result.status == "warnings" and result.explanation.startswith("总体情况中")
+    assert result.status == "warnings" and result.explanation.startswith("结转下年度的申请")
     data = report.to_dict()["files"][0]
     assert data["explanation"] == result.explanation
     assert [f["explained"] for f in data["findings"]] == [True]
-    assert "提醒（已说明）" in report.to_text() and "单位情况说明：总体情况中" in report.to_text()
+    assert "提醒（已说明）" in report.to_text() and "单位情况说明：结转下年度的申请" in report.to_text()
     sheet = openpyxl.load_workbook(result.annotated)["校验结果"]
     assert sheet["A3"].value.startswith("单位情况说明：") and sheet["B5"].value == "提醒（已说明）"
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline import Filling, get_spec, write_workbook
-from pipeline.check import prose_findings
+from pipeline.rules import prose_findings
 from pipeline.cli import app
 from pipeline.fill import consistent_values, totals
 from pipeline.merge import merge
@@ -25,7 +25,7 @@ from pipeline.workspace import init_workspace
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 OFFICE = ROOT / "samples" / "QX003_青溪县教育局_2025.xlsx"
-HEADINGS = [s["heading"] for s in get_spec("2021").sections]
+HEADINGS = [s.heading for s in get_spec("2021").sections]
 runner = CliRunner()
 
 
@@ -64,7 +64,7 @@ class _Cells(HTMLParser):
 def test_every_number_equals_its_figure(which, rollup, tmp_path):
     path = OFFICE if which == "office" else rollup
     doc = build_report(load_source(path))
-    d6 = doc.spec.rule("D6")
+    d6 = doc.spec  # every prose rule of the format (D6 and its family)
     # The sentences, checked by the same rule that checks offices' own text.
     assert prose_findings(d6, report_text(doc), doc.figures) == []
     # HTML: every table cell of a figure shows that figure.
@@ -183,7 +183,8 @@ def test_report_refuses_a_workbook_with_errors(tmp_path):
     values["t3.new.natural"] += 1
     path = _office(tmp_path, values)
     result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.md")])
-    assert result.exit_code == 1 and "有2项错误" in result.output and "第一项+第二项≠第三项+第四项" in result.output
+    # One imbalance, told once (not again at the 总计 column), with its terms.
+    assert result.exit_code == 1 and "有1项错误" in result.output and "表三“自然人”列：第一项" in result.output
     assert not (tmp_path / "r.md").exists()
     bad = runner.invoke(app, ["report", str(OFFICE), "-o", str(tmp_path / "r.pdf")])
     assert bad.exit_code == 2

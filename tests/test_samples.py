@@ -39,11 +39,11 @@ def test_seed_workbook_holds_the_published_figures(regenerated):
     for f in spec.inputs():
         assert wb[f.sheet][f.cell].value == published[f.id], f.id
     assert all(v == 0 for k, v in totals(spec, published).items() if k.startswith("t3."))
-    office = wb[spec.sheet_name(spec.raw["office"]["sheet"])]
-    assert office[spec.office_field("year")["cell"]].value == 2020
+    office = wb[spec.office.sheet]
+    assert office[spec.office_field("year").cell].value == 2020
     assert spec.format == "2019"
     # The blank cell shows in the live completeness check of 表二.
     d5 = next(i for i in spec.rule("D5").instances if i.key == "t2")
     assert cached[d5.placement.sheet][d5.placement.cell].value.startswith("本表有1个单元格空白")
-    prose = wb[spec.sheet_name(spec.raw["prose"]["sheet"])]
-    assert "加强平台建设" in prose[spec.raw["prose"]["fields"][0]["cell"]].value
+    prose = wb[spec.prose.sheet]
+    assert "加强平台建设" in prose[spec.prose.fields[0].cell].value

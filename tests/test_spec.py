@@ -114,18 +114,18 @@ def test_table4_verbatim(spec):
 
 
 def test_section_headings(spec):
-    assert [s["heading"] for s in spec.sections] == HEADINGS
+    assert [s.heading for s in spec.sections] == HEADINGS
 
 
 def test_units_and_types(spec):
     by_unit = Counter(f.unit for f in spec.figures)
     if spec.format == "2021":
         fee = spec.figure("t2.art20_8.fees.amount")
-        assert fee.unit == "万元" and spec.types[fee.type]["number"] == "decimal"
+        assert fee.unit == "万元" and spec.types[fee.type].number == "decimal"
         assert [f.unit for f in _table(spec, "六")] == ["件", "元", "元"]
         assert by_unit["件"] == 10 - 1 + 175 + 15 + 1
     else:
-        assert spec.types[spec.figure("t2.art20_5.licensing.change").type]["min"] is None
+        assert spec.types[spec.figure("t2.art20_5.licensing.change").type].min is None
         assert by_unit["件"] == 22 - 1 + 161 + 15
 
 
@@ -149,7 +149,8 @@ def test_rules_present_with_severity(spec):
     assert ids["D9" if spec.format == "2019" else "D10"] == "warning"
     f1 = spec.rule("F1")
     assert [i.label for i in f1.instances] == T3_COLUMNS
-    assert f1.instances[0].left == ("t3.new.natural", "t3.carried_over.natural")
+    assert [t.figure for t in f1.instances[0].params.left] == ["t3.new.natural", "t3.carried_over.natural"]
+    assert f1.instances[0].params.left_names == ("第一项", "第二项")
 
 
 def test_cells_and_names_unique(spec):

@@ -104,7 +104,7 @@ def test_the_page_shows_the_counts_and_each_offices_history(browser, page):
     assert "县直部门没有规章制定权，规章各项应为0" in office.text
     assert "审核轮次：第2轮" in office.text and "审核通过" in office.text
     qx012 = browser.find_element(By.ID, "office-QX012").text
-    assert "单位情况说明：总体情况中" in qx012 and "接受的提醒" in qx012
+    assert "单位情况说明：结转下年度的申请" in qx012 and "接受的提醒" in qx012
     qx003 = browser.find_element(By.ID, "office-QX003").text
     assert "附件：QX003_青溪县教育局_2025_盖章件.pdf" in qx003
     # The feedback links lead to the feedback workbooks, relative to where the page was written.

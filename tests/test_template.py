@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pipeline import Filling, get_spec, write_workbook
-from pipeline.fill import consistent_values, totals
+from pipeline.fill import consistent_prose, consistent_values, totals
 from pipeline.rules import live_instances
 from pipeline.spec import split_cell
 
@@ -27,22 +27,22 @@ def _unlocked_allowed(spec, filling):
     allowed = set()
     for f in spec.inputs():
         allowed |= {(f.sheet, c) for c in _range(f.cell, f.merge_to)}
-    office_sheet = spec.sheet_name(spec.raw["office"]["sheet"])
+    office_sheet = spec.office.sheet
     for fld in spec.office_fields:
-        if fld["id"] not in filling.office:
-            allowed |= {(office_sheet, c) for c in _range(fld["cell"], fld.get("merge_to"))}
-    prose_sheet = spec.sheet_name(spec.raw["prose"]["sheet"])
-    for fld in spec.raw["prose"]["fields"]:
-        allowed |= {(prose_sheet, c) for c in _range(fld["cell"], fld["merge_to"])}
+        if fld.id not in filling.office:
+            allowed |= {(office_sheet, c) for c in _range(fld.cell, fld.merge_to)}
+    prose_sheet = spec.prose.sheet
+    for fld in spec.prose.fields:
+        allowed |= {(prose_sheet, c) for c in _range(fld.cell, fld.merge_to)}
     ex = spec.explanation
-    allowed |= {(spec.sheet_name(ex["sheet"]), c) for c in _range(ex["cell"], ex["merge_to"])}
+    allowed |= {(ex.sheet, c) for c in _range(ex.cell, ex.merge_to)}
     return allowed
 
 
 @pytest.fixture
 def written(spec, tmp_path, consistent):
     filling = Filling(office={"name": "测试县教育局", "kind": "县直部门", "code": "T001", "year": spec.years[0]},
-                      values=consistent)
+                      values=consistent, prose=consistent_prose(spec, consistent))
     path = write_workbook(spec, tmp_path / "t.xlsx", filling)
     wb, cached = load_both(path)
     return spec, filling, wb, cached
@@ -56,8 +56,8 @@ def test_inputs_unlocked_and_validated(written):
         dv = validated_cells(ws).get(f.cell)
         assert dv is not None, f"{f.id} has no validation"
         t = spec.types[f.type]
-        assert dv.type == ("whole" if t["number"] == "integer" else "decimal"), f.id
-        if t.get("min") is not None:
+        assert dv.type == ("whole" if t.number == "integer" else "decimal"), f.id
+        if t.min is not None:
             assert (dv.operator, dv.formula1) == ("greaterThanOrEqual", "0"), f.id
         else:
             assert dv.operator in (None, "between") and dv.formula1 == "-1000000000", f.id
@@ -78,7 +78,7 @@ def test_every_other_cell_locked(written):
 def test_every_sheet_protected_and_structure_locked(written):
     spec, filling, wb, _ = written
     assert wb.security.lockStructure
-    assert [ws.title for ws in wb.worksheets] == list(spec.raw["sheets"].values())
+    assert [ws.title for ws in wb.worksheets] == list(spec.sheets.values())
     for ws in wb.worksheets:
         assert ws.protection.sheet, ws.title
 
@@ -105,7 +105,7 @@ def test_defined_names_point_at_their_cells(written):
 
 def test_hidden_metadata(written):
     spec, _, wb, cached = written
-    meta = wb[spec.sheet_name(spec.raw["meta"]["sheet"])]
+    meta = wb[spec.meta.sheet]
     assert meta.sheet_state == "veryHidden"
     values = {meta[f"A{i}"].value: meta[f"B{i}"].value for i in range(1, 6)}
     assert values["format"] == spec.format
@@ -117,11 +117,11 @@ def test_hidden_metadata(written):
 
 def test_office_fields_prefilled_and_locked(written):
     spec, filling, wb, _ = written
-    office = wb[spec.sheet_name(spec.raw["office"]["sheet"])]
+    office = wb[spec.office.sheet]
     for fld in spec.office_fields:
-        cell = office[fld["cell"]]
-        if fld["id"] in filling.office:
-            assert cell.value == filling.office[fld["id"]]
+        cell = office[fld.cell]
+        if fld.id in filling.office:
+            assert cell.value == filling.office[fld.id]
             assert cell.protection.locked
         else:
             assert cell.value is None and cell.protection.locked is False
@@ -132,8 +132,7 @@ def _check_values(spec, cached):
 
 
 def _summary(spec, cached):
-    office = spec.raw["office"]
-    return cached[spec.sheet_name(office["sheet"])][office["summary"]["cell"]].value
+    return cached[spec.office.sheet][spec.office.summary.cell].value
 
 
 def test_consistent_filling_passes_every_live_check(written):
@@ -141,13 +140,14 @@ def test_consistent_filling_passes_every_live_check(written):
     values = _check_values(spec, cached)
     # The office kind 县直部门 and the report year are filled, so every check has something to say.
     assert set(values.values()) == {spec.ok_text}, values
-    assert _summary(spec, cached) == spec.raw["office"]["summary"]["ok"]
+    assert _summary(spec, cached) == spec.office.summary.ok
 
 
 def test_f1_violation_shows_column_and_difference(spec, tmp_path, consistent):
     values = dict(consistent)
     values["t3.new.legal"] += 2
-    path = write_workbook(spec, tmp_path / "bad.xlsx", Filling(office={"kind": "街道", "year": spec.years[0]}, values=values))
+    path = write_workbook(spec, tmp_path / "bad.xlsx", Filling(office={"kind": "街道", "year": spec.years[0]}, values=values,
+                                                               prose=consistent_prose(spec, consistent)))
     _, cached = load_both(path)
     checks = _check_values(spec, cached)
     assert checks[("F1", "legal")] == "第一项+第二项≠第三项+第四项（法律服务机构列，差2）"
@@ -188,10 +188,13 @@ def test_wrong_year_for_format(spec, tmp_path, consistent):
 def test_regulations_warning_for_township(spec, tmp_path, consistent):
     values = dict(consistent)
     inst = spec.rule("D8").instances[0]
-    values[inst.figures[0]] = 3
-    path = write_workbook(spec, tmp_path / "r.xlsx", Filling(office={"kind": "乡镇", "year": spec.years[0]}, values=values))
+    values[inst.figures[2]] = 3  # 现行有效 (对外公开总数): nothing else follows from it
+    path = write_workbook(spec, tmp_path / "r.xlsx", Filling(office={"kind": "乡镇", "year": spec.years[0]}, values=values,
+                                                             prose=consistent_prose(spec, values)))
     _, cached = load_both(path)
-    assert _check_values(spec, cached)[("D8", None)].startswith("本单位类型（乡镇）不能制定规章")
+    assert _check_values(spec, cached)[("D8", None)] == "提醒：县级及以下机关没有规章制定权，规章各项应为0（现合计3）"
+    # A warning leaves the verdict at "passed, with a 提醒 to look at".
+    assert _summary(spec, cached).startswith("校验通过；另有1项提醒")
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -200,7 +203,8 @@ def test_any_consistent_filling_has_right_cached_values(tmp_path, seed, kind):
     for fmt in ("2019", "2021"):
         spec = get_spec(fmt)
         values = consistent_values(spec, random.Random(seed), office_kind=kind)
-        path = write_workbook(spec, tmp_path / f"h{fmt}.xlsx", Filling(office={"kind": kind, "year": spec.years[0]}, values=values))
+        path = write_workbook(spec, tmp_path / f"h{fmt}.xlsx", Filling(office={"kind": kind, "year": spec.years[0]},
+                                                                       values=values, prose=consistent_prose(spec, values)))
         _, cached = load_both(path)
         expected = totals(spec, values)
         for f in spec.figures:
@@ -212,12 +216,12 @@ def test_text_is_never_written_as_a_formula(spec, tmp_path, consistent):
     prose = {"s1": "=HYPERLINK(\"http://x\")", "s5": "+1", "s6": "@SUM(A1)"}
     path = write_workbook(spec, tmp_path / "p.xlsx", Filling(office={"name": "=1+1"}, values=consistent, prose=prose))
     wb, _ = load_both(path)
-    prose_ws = wb[spec.sheet_name(spec.raw["prose"]["sheet"])]
-    for fld in spec.raw["prose"]["fields"]:
-        cell = prose_ws[fld["cell"]]
-        assert cell.data_type == "s" and cell.value == prose[fld["section"]]
-    office_ws = wb[spec.sheet_name(spec.raw["office"]["sheet"])]
-    assert office_ws[spec.office_field("name")["cell"]].data_type == "s"
+    prose_ws = wb[spec.prose.sheet]
+    for fld in spec.prose.fields:
+        cell = prose_ws[fld.cell]
+        assert cell.data_type == "s" and cell.value == prose[fld.section]
+    office_ws = wb[spec.office.sheet]
+    assert office_ws[spec.office_field("name").cell].data_type == "s"
 
 
 @pytest.mark.parametrize("fmt", ["2019", "2021"])

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from pipeline import Filling, get_spec, write_workbook
 from pipeline.check import check_paths
 from pipeline.cli import app
-from pipeline.fill import consistent_values, totals
+from pipeline.fill import consistent_prose, consistent_values, totals
 from pipeline.mail import parse_message, safe_filename
 from pipeline.merge import merge
 from pipeline.reader import read_submission
@@ -26,6 +26,7 @@ from pipeline.status import workspace_status
 from pipeline.workspace import init_workspace, open_workspace
 
 from conftest import beijing, imap_upload, use_smtp
+from helpers import figure_findings
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -133,8 +134,10 @@ def test_receive_files_and_unknown_offices(ws, tmp_path):
     spec = get_spec("2021")
     values = consistent_values(spec, random.Random(1), office_kind="县直部门")
     # No office fields, no sender: the file name names the office.
-    named = write_workbook(spec, tmp_path / "青溪县教育局年报.xlsx", Filling(office={"year": 2025}, values=values))
-    stranger = write_workbook(spec, tmp_path / "某某单位.xlsx", Filling(office={"year": 2025, "name": "外县某局"}, values=values))
+    prose = consistent_prose(spec, values, 2025)
+    named = write_workbook(spec, tmp_path / "青溪县教育局年报.xlsx", Filling(office={"year": 2025}, values=values, prose=prose))
+    stranger = write_workbook(spec, tmp_path / "某某单位.xlsx", Filling(office={"year": 2025, "name": "外县某局"},
+                                                                     values=values, prose=prose))
     (tmp_path / "empty.xlsx").write_bytes(b"")
     result = receive(ws, [str(named), str(stranger), str(tmp_path / "empty.xlsx")])
     assert [(i.office_code, i.status) for i in result.items] == [("QX003", "warnings"), (None, "warnings"), (None, "unusable")]
@@ -182,15 +185,15 @@ def test_merge_totals_equal_the_offices(ws, sample_mail, tmp_path):
     assert rollup.identified_by == "metadata"
     for f in spec.inputs():
         assert rollup.raw[f.id] == pytest.approx(expected[f.id]), f.id
-    assert check_paths([result.path]).files[0].findings == []
+    assert figure_findings(check_paths([result.path]).files[0]) == []
     # The CSV has one row per office, every figure id a column.
     rows = result.csv_path.read_text(encoding="utf-8").splitlines()
     assert rows[0].split(",")[:5] == ["code", "name", "kind", "status", "included"]
     assert len(rows) == 1 + 12
     wb = openpyxl.load_workbook(result.path, data_only=True)
-    for name in spec.raw["rollup"]["sheets"].values():
+    for name in spec.rollup.sheets.values():
         assert name in wb.sheetnames
-    by_kind = wb[spec.raw["rollup"]["sheets"]["by_kind"]]
+    by_kind = wb[spec.rollup.sheets["by_kind"]]
     total_row = [r for r in by_kind.iter_rows(values_only=True) if r[0] == "合计"][0]
     assert total_row[1] == len(included)
     col = 2 + [f.id for f in spec.figures].index("t3.new.total")
@@ -226,12 +229,13 @@ def test_merge_properties(tmp_path_factory, seed, order):
         values = consistent_values(spec, rng, office_kind=kinds[i])
         path = write_workbook(spec, tmp / f"P{i}.xlsx", Filling(
             office={"name": f"单位{i}", "kind": kinds[i], "code": f"P{i}", "year": 2025, "filler": "x",
-                    "phone": "1", "date": "2026-01-01"}, values=values))
+                    "phone": "1", "date": "2026-01-01"}, values=values,
+            prose=consistent_prose(spec, values, 2025, f"单位{i}", i)))
         offices.append((path, values))
     revised = consistent_values(spec, rng, office_kind=kinds[0])
     resub = write_workbook(spec, tmp / "P0-v2.xlsx", Filling(
         office={"name": "单位0", "kind": kinds[0], "code": "P0", "year": 2025, "filler": "x", "phone": "1",
-                "date": "2026-01-02"}, values=revised))
+                "date": "2026-01-02"}, values=revised, prose=consistent_prose(spec, revised, 2025, "单位0", 0)))
     rollups = []
     for run, sequence in enumerate([list(range(4)), list(order)]):
         ws = init_workspace(tmp / f"ws{run}", roster, 2025, name="测试县")
@@ -240,7 +244,7 @@ def test_merge_properties(tmp_path_factory, seed, order):
         receive(ws, [str(resub)], received_at=beijing("2026-01-11 09:00"))
         result = merge(ws, tmp / f"rollup{run}.xlsx")
         rollups.append(result)
-        assert check_paths([result.path]).files[0].findings == []
+        assert figure_findings(check_paths([result.path]).files[0]) == []
     expected = {f.id: sum(v[f.id] for v in [revised] + [o[1] for o in offices[1:]]) for f in spec.inputs()}
     for result in rollups:
         for fid, value in expected.items():

@@ -18,7 +18,7 @@ from pathlib import Path
 import openpyxl
 
 from pipeline import Filling, get_spec, write_workbook
-from pipeline.fill import consistent_values
+from pipeline.fill import consistent_prose, consistent_values
 
 OFFICE = {"name": "语料测试局", "kind": "县直部门", "code": "C001", "year": 2025, "filler": "x", "phone": "1",
           "date": "2026-01-01"}
@@ -28,7 +28,8 @@ def _base(tmp: Path, **overrides) -> bytes:
     spec = get_spec("2021")
     values = consistent_values(spec, random.Random(5), office_kind="县直部门")
     values.update(overrides.pop("values", {}))
-    filling = Filling(office={**OFFICE, **overrides.pop("office", {})}, values=values, prose=overrides.pop("prose", {}))
+    prose = {**consistent_prose(spec, values, 2025), **overrides.pop("prose", {})}
+    filling = Filling(office={**OFFICE, **overrides.pop("office", {})}, values=values, prose=prose)
     return write_workbook(spec, tmp / "base.xlsx", filling).read_bytes()
 
 
@@ -131,7 +132,7 @@ def build(outdir: str | Path) -> dict[str, tuple[str, list[str]]]:
     marked = _base(tmp, prose={"s1": "LONG_PROSE_MARKER"})
     put("long_prose.xlsx", _rezip(marked, lambda n, d: d.replace(b"LONG_PROSE_MARKER", ("政务公开" * 25_000).encode())
                                   if n == "xl/sharedStrings.xml" else d), "warnings", ["text-too-long"])
-    put("control_chars.xlsx", _base(tmp, prose={"s1": "控制\x07字符\x1b和\x00空字符"}, office={"name": "局\x08名"}),
+    put("control_chars.xlsx", _base(tmp, prose={"s1": "控制\x07字符\x1b和\x00空字符" * 6}, office={"name": "局\x08名"}),
         "ok", [])
     put("surrogate.xlsx", _rezip(base, lambda n, d: d.replace(b"<t>", b"<t>&#xD800;", 1) if n == "xl/sharedStrings.xml" else d),
         "unreadable", ["file-corrupt"])
