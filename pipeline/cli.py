@@ -40,6 +40,12 @@ class FormatChoice(str, Enum):
     f2019 = "2019"
 
 
+class LevelChoice(str, Enum):
+    county = "county"
+    city = "city"
+    province = "province"
+
+
 class _Progress:
     """Progress of long work on a terminal (rich), nothing when output is not a terminal or with --quiet."""
 
@@ -153,6 +159,7 @@ def check_cmd(
     previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或全县汇总表（用于核对上年结转）"),
     year: Optional[int] = typer.Option(None, "--year", help="本次收集的报告年度"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="并行进程数（默认每个处理器核心一个）"),
+    level: LevelChoice = typer.Option(LevelChoice.county, "--level", help="报送单位所在层级：county、city 或 province"),
     quiet: bool = QUIET,
 ) -> None:
     """检查各单位报回的报表：公式、表格结构、勾稽关系和文字与表格是否一致。
@@ -162,7 +169,7 @@ def check_cmd(
     try:
         with _Progress("检查", quiet) as progress:
             report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs,
-                                        progress=progress.count)
+                                        level=level.value, progress=progress.count)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     if as_json:

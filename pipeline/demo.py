@@ -33,6 +33,8 @@ DECISIONS = [
     ("2026-02-03 14:00", "QX005", "return", "县直部门没有规章制定权，表二“规章”的制发、废止、现行有效件数均应为0，请核实后修改重报。"),
     ("2026-02-03 14:30", "QX012", "accept", None),
     ("2026-02-03 15:00", "QX011", "return", "表二、表四有单元格填了“/”或空白，没有发生的事项请填0，修改后重报。"),
+    ("2026-02-03 15:30", "QX009", "return", "第五部分“存在的主要问题及改进情况”与石桥镇人民政府的报告完全相同，"
+                                            "请按本单位的实际情况撰写后重报。"),
 ]
 FIRST_ROUND_AT = "2026-02-03 11:00"  # the coordinator fetches the mail once the last email is in
 ROUND2_RECEIVED_AT = "2026-02-04 11:00"  # the corrected QX005 arrived at 10:30

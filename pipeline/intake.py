@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import sqlite3
 import time
 import zipfile
@@ -32,14 +33,18 @@ from typing import Any, Callable
 from . import ledger
 from .annotate import annotate, annotated_name
 from .check import check_submission
+from .lifecycle import office_states
+from .rules import Previous
+from .similarity import PeerIndex
+from .spec import recompute
 from .errors import UsageError
-from .findings import finding
+from .findings import Finding, finding
 from .fsutil import atomic_write_bytes
 from .mail import Mail
 from .outbox import reply_to_attachments, reply_to_submission, send_outgoing
 from .reader import Submission, read_submission, sniff
 from .sources import ATTACHMENT_SUFFIXES, WORKBOOK_SUFFIXES, Arrival, iter_source, mail_arrivals
-from .workspace import LOCAL_TZ, Workspace, iso, local_time
+from .workspace import LOCAL_TZ, Workspace, iso, local_time, open_workspace
 
 FUTURE_SLACK = timedelta(days=1)  # a sender's clock a little ahead is not a date in the future
 
@@ -97,9 +102,12 @@ def is_workbook(filename: str, data: bytes) -> bool:
 
 
 class _Roster:
-    """The roster, read once per run: who a file is from."""
+    """What a run reads once: the roster (who a file is from) and last year's reports (the cross-year rules)."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, ws: Workspace, conn: sqlite3.Connection):
+        self.ws, self.conn = ws, conn
+        self._previous: dict[str, Previous] | None = None
+        self.touched: set[str] = set()  # offices that sent a workbook in this run
         self.offices = conn.execute("SELECT code, name, email FROM offices").fetchall()
         self.codes = {o["code"]: o for o in self.offices}
         self.by_name = {o["name"]: o["code"] for o in self.offices}
@@ -129,6 +137,25 @@ class _Roster:
     def by_sender(self, sender: str | None) -> str | None:
         matches = self.by_email.get((sender or "").lower(), [])
         return matches[0] if len(matches) == 1 else None
+
+    def previous(self, code: str | None) -> Previous | None:
+        """The office's report in last year's workspace (the ``previous`` setting), if there is one."""
+        if code is None or not self.ws.get("previous"):
+            return None
+        if self._previous is None:
+            self._previous = {}
+            try:
+                last = open_workspace(self.ws.get("previous"))
+                with last.db() as conn:
+                    states = office_states(last, conn)
+            except Exception:  # noqa: BLE001 - last year's workspace gone or broken: the cross-year rules wait
+                states = {}
+            for c, state in states.items():
+                if state.current is not None:
+                    values = recompute(last.spec, json.loads(state.current["values_json"] or "{}"))
+                    self._previous[c] = Previous(values, json.loads(state.current.get("prose_json") or "{}"),
+                                                 last.year)
+        return self._previous.get(code)
 
 
 def _time_flag(ws: Workspace, when: datetime, recorded: datetime) -> tuple[datetime, str | None]:
@@ -191,16 +218,21 @@ def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, 
                       office: str | None, attachments: list[str]) -> Received:
     """Read, check and annotate the archived bytes of one workbook, and draft the reply."""
     named = Path(row["filename"])  # the office's file name: it names the feedback and helps sniff the format
+    sub = result = error = None
     try:
         sub = read_submission(named, data)
-        result = check_submission(sub, year=ws.year)
-        error = None
     except Exception as exc:  # noqa: BLE001 - the file stays archived and is answered with its error
-        sub, result, error = None, None, f"{type(exc).__name__}: {exc}"
-    reason = _unusable_reason(ws, sub, error)
+        error = f"{type(exc).__name__}: {exc}"
     code, how = roster.identify(sub, row["sender"], row["filename"])
     if code is None and office:
         code, how = office, "assigned"
+    if sub is not None:
+        try:
+            # The other offices' texts are compared once the run's files are in (see _compare_texts).
+            result = check_submission(sub, year=ws.year, level=ws.level, previous=roster.previous(code))
+        except Exception as exc:  # noqa: BLE001 - as above
+            sub, error = None, f"{type(exc).__name__}: {exc}"
+    reason = _unusable_reason(ws, sub, error)
     feedback = feedback_sha = None
     if result is not None:
         feedback = annotate(result, ws.outbox / (code or "未识别单位"),
@@ -218,8 +250,11 @@ def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, 
          office_json=json.dumps(sub.office if sub is not None else {}, ensure_ascii=False, default=str),
          values_json=json.dumps(values), findings_json=json.dumps(findings, ensure_ascii=False, default=str),
          explanation=sub.explanation if sub is not None else None,
+         prose_json=json.dumps(sub.prose if sub is not None else {}, ensure_ascii=False),
          feedback_path=str(feedback.relative_to(ws.path)) if feedback else None, feedback_sha256=feedback_sha,
          error=error)
+    if code in roster.codes and status != "unusable":
+        roster.touched.add(code)
     draft = reply_to_submission(ws, conn, row["id"], attachments)
     name = roster.codes[code]["name"] if code in roster.codes else None
     return Received(row["id"], row["filename"], code, name, status, note=reason or "", draft=draft)
@@ -310,6 +345,88 @@ def _receive_mail(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, mail
         result.items += _receive(ws, conn, roster, parts, office)
 
 
+def _compare_texts(ws: Workspace, conn: sqlite3.Connection, codes: set[str]) -> list[Received]:
+    """Rule X4 for the offices that sent a workbook in this run: each current text against every other
+    office's. Of two alike texts the one received later carries the finding (its feedback and reply are
+    redone), so the outcome does not depend on the order files were processed in, nor on two runs at once:
+    each run compares after its own files are recorded, so the later of two runs sees both."""
+    from .similarity import similarity
+
+    rule = next((r for r in ws.spec.rules if r.kind == "similarity" and r.instances[0].params.against == "peers"), None)
+    if rule is None:
+        return []
+    inst = rule.instances[0]
+    p = inst.params
+    states = office_states(ws, conn)
+    # And any current version a killed run did not get to compare.
+    codes = set(codes) | {c for c, s in states.items() if s.current is not None and not s.current["texts_compared"]}
+    if not codes:
+        return []
+    index, texts = PeerIndex(), {}
+    for code, state in states.items():
+        if state.current is not None:
+            texts[code] = json.loads(state.current.get("prose_json") or "{}")
+            for section in p.sections:
+                index.add(code, state.name, section, texts[code].get(section))
+    out = []
+    for code in sorted(codes):
+        if code not in texts:
+            continue
+        for section in p.sections:
+            match = index.best(section, texts[code].get(section), exclude=code)
+            if match is None:
+                continue
+            other = match[0]
+            mine, theirs = states[code].current, states[other].current
+            later, earlier = (code, other) if (mine["received_at"], mine["id"]) > (theirs["received_at"], theirs["id"]) \
+                else (other, code)
+            text = texts[later].get(section) or ""
+            if len(re.sub(r"[ \u3000\r\n]", "", text)) < p.min_chars:
+                continue
+            score = similarity(text, texts[earlier].get(section))
+            if score < p.threshold:
+                continue
+            cell = next(((ws.spec.prose.sheet, f.cell) for f in ws.spec.prose.fields if f.section == section), (None, None))
+            found = rule.impl.finding(inst, ws.spec, section, states[earlier].name, score, cell)
+            item = _add_finding(ws, conn, states[later].current["id"], found)
+            if item is not None:
+                out.append(item)
+        _set(conn, states[code].current["id"], texts_compared=1)
+    return out
+
+
+def _add_finding(ws: Workspace, conn: sqlite3.Connection, sub_id: int, found: Finding) -> Received | None:
+    """Add a finding to a processed version (once): its status, its feedback workbook and its reply follow."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        row = ledger.submission(conn, sub_id)
+        findings = json.loads(row["findings_json"] or "[]")
+        if any(f["code"] == found.code and f["cell"] == found.cell for f in findings):
+            return None
+        findings.append(found.to_dict())
+        status = row["status"] if row["status"] == "errors" else (
+            "warnings" if found.severity == "warning" else row["status"])
+        conn.execute("UPDATE submissions SET findings_json=?, warnings=?, status=? WHERE id=?",
+                     (json.dumps(findings, ensure_ascii=False, default=str),
+                      sum(1 for f in findings if f["severity"] == "warning"), status, sub_id))
+    _reannotate(ws, conn, ledger.submission(conn, sub_id), findings)
+    draft = reply_to_submission(ws, conn, sub_id)
+    return Received(sub_id, row["filename"], row["office_code"], row["office_name"], status, found.message, draft)
+
+
+def _reannotate(ws: Workspace, conn: sqlite3.Connection, row: sqlite3.Row, findings: list[dict[str, Any]]) -> None:
+    """Write a version's feedback workbook again, with the findings the ledger now has."""
+    if not row["feedback_path"]:
+        return
+    data = (ws.path / row["archive_path"]).read_bytes()
+    sub = read_submission(Path(row["filename"]), data)
+    result = check_submission(sub, year=ws.year, level=ws.level)
+    result.findings = [Finding(**{k: v for k, v in f.items() if k != "explained"}) for f in findings]
+    target = ws.path / row["feedback_path"]
+    feedback = annotate(result, target.parent, name=target.name)
+    _set(conn, row["id"], feedback_sha256=hashlib.sha256(feedback.read_bytes()).hexdigest())
+
+
 def _remove_stale_temporaries(ws: Workspace, age_seconds: float = 3600) -> None:
     """Temporary files of a run that was killed (atomic writes clean up after themselves otherwise).
 
@@ -354,7 +471,22 @@ def receive_file(ws: Workspace, data: bytes, arrival: Arrival, *, office: str | 
     """
     with ws.db() as conn:
         _check_office(conn, office)
-        return _receive(ws, conn, _Roster(conn), [(data, arrival)], office)
+        roster = _Roster(ws, conn)
+        items = _receive(ws, conn, roster, [(data, arrival)], office)
+        _update(items, _compare_texts(ws, conn, roster.touched))
+        return items
+
+
+def _update(items: list[Received], changed: list[Received]) -> None:
+    """Fold what the text comparison changed into what the run reports (a new item for an earlier version)."""
+    by_id = {i.submission_id: i for i in items}
+    for c in changed:
+        if c.submission_id in by_id:
+            item = by_id[c.submission_id]
+            item.status, item.draft = c.status, c.draft or item.draft
+            item.note = "；".join(x for x in (item.note, c.note) if x)
+        else:
+            items.append(c)
 
 
 def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str] | None = None,
@@ -373,7 +505,7 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
     _remove_stale_temporaries(ws)
     with ws.db() as conn:
         _check_office(conn, office)
-        roster = _Roster(conn)
+        roster = _Roster(ws, conn)
         # Finish what an interrupted run left half done, an email's parts together.
         pending = conn.execute("SELECT id, message_id FROM submissions WHERE status='pending' ORDER BY id").fetchall()
         groups: dict[str, list[int]] = {}
@@ -392,6 +524,7 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
                 if progress:
                     for done in result.items[before:]:
                         progress(done.filename)
+        _update(result.items, _compare_texts(ws, conn, roster.touched))
     if send and result.drafts:
         result.sent = send_outgoing(ws, paths=result.drafts, password=smtp_password)
     return result

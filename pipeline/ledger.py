@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offices(
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS submissions(
     format TEXT, year INTEGER,
     office_json TEXT, values_json TEXT, findings_json TEXT,
     feedback_path TEXT, error TEXT,
-    time_source TEXT, time_flag TEXT, reason TEXT, explanation TEXT, feedback_sha256 TEXT,
+    time_source TEXT, time_flag TEXT, reason TEXT, explanation TEXT, feedback_sha256 TEXT, prose_json TEXT,
+    texts_compared INTEGER,
     UNIQUE(sha256, source_key));
 CREATE TABLE IF NOT EXISTS messages(
     message_key TEXT PRIMARY KEY, sender TEXT, subject TEXT, received_at TEXT,
@@ -75,7 +76,7 @@ CREATE INDEX IF NOT EXISTS outgoing_message ON outgoing(message_id);
 
 # Columns added since the first ledger: an older ledger gets them on open.
 _ADDED = {"submissions": ["time_source TEXT", "time_flag TEXT", "reason TEXT", "explanation TEXT",
-                          "feedback_sha256 TEXT"]}
+                          "feedback_sha256 TEXT", "prose_json TEXT", "texts_compared INTEGER"]}
 
 
 @contextmanager

@@ -1015,9 +1015,14 @@ class ProseLength(Kind):
             cell = Func("SUBSTITUTE", (cell, old, Text("")))
         length = Func("LEN", (cell,))
         msgs = inst.rule.messages
-        heading = spec.section(p.section).heading
-        text = lambda key: Text(_fill(msgs.get(key, inst.rule.message), section=heading, min=p.min_chars,  # noqa: E731
-                                      words="、".join(p.must_mention), actual="", count=""))
+        static = {"section": spec.section(p.section).heading, "min": p.min_chars, "words": "、".join(p.must_mention)}
+        if p.when_nonzero:
+            static["count"] = ""
+        dynamic = {"actual": length}
+        if p.when_nonzero:
+            dynamic["count"] = sum_of([spec.figure(f) for f in p.when_nonzero])
+            del static["count"]
+        text = lambda key: message(msgs.get(key, inst.rule.message), static, dynamic)  # noqa: E731
         verdict: Expr = _ok(spec)
         if p.must_mention:
             mentioned = Func("OR", tuple(Func("ISNUMBER", (Func("FIND", (Text(w), cell)),)) for w in p.must_mention))
@@ -1062,7 +1067,6 @@ class Similarity(Kind):
             if len(_visible(text)) < p.min_chars:
                 out.append((key, None))
                 continue
-            heading = ctx.spec.section(section).heading
             if p.against == "previous":
                 if ctx.previous is None or len(_visible(ctx.previous.prose.get(section))) < p.min_chars:
                     out.append((key, None))
@@ -1080,12 +1084,17 @@ class Similarity(Kind):
             if score < p.threshold:
                 out.append((Outcome(rule.id, section, "pass"), None))
                 continue
-            text_ = _fill(rule.message, section=heading, other=other, similarity=f"{score * 100:.0f}%",
-                          threshold=f"{p.threshold * 100:.0f}%")
-            out.append((Outcome(rule.id, section, "fail"),
-                        _finding(inst, ctx, None, text_, f"低于{p.threshold * 100:.0f}%", f"{score * 100:.0f}%",
-                                 where=where, expected_label="相似度上限", actual_label=f"与{other}的相似度")))
+            out.append((Outcome(rule.id, section, "fail"), self.finding(inst, ctx.spec, section, other, score, where)))
         return out
+
+    def finding(self, inst: RuleInstance, spec: Spec, section: str, other: str, score: float,
+                where: tuple[str | None, str | None]) -> Finding:
+        """The finding for a section that repeats ``other``'s text to this degree."""
+        p, rule = inst.params, inst.rule
+        text = _fill(rule.message, section=spec.section(section).heading, other=other,
+                     similarity=f"{score * 100:.0f}%", threshold=f"{p.threshold * 100:.0f}%")
+        return Finding(rule.code, rule.severity, text, where[0], where[1], None, rule.id,
+                       f"低于{p.threshold * 100:.0f}%", f"{score * 100:.0f}%", "相似度上限", f"与{other}的相似度")
 
 
 # -- registry and the three uses -----------------------------------------------------------------

@@ -107,6 +107,10 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("smtp.security", "SMTP 加密方式", _choice("ssl", "starttls", "none"), "ssl",
             help="ssl、starttls，或 none（只能用于本机测试）"),
     Setting("smtp.user", "SMTP 用户名", _text, help="密码用环境变量 XXGK_SMTP_PASSWORD"),
+    Setting("level", "汇总层级", _choice("county", "city", "province"), "county",
+            help="county（县级）、city（设区的市级）或 province（省级）；规章等规则按层级判断"),
+    Setting("previous", "上年度工作区", _text,
+            help="上一年度的工作区文件夹：据此核对上年结转、现行有效件数和文字是否与上年雷同"),
     Setting("merge_policy", "汇总口径", _choice(*MERGE_POLICIES), "accepted-or-clean",
             help="accepted-or-clean：只汇总审核通过或没有任何问题的单位；include-warnings：未审核的有提醒单位也汇总；"
                  "include-errors：有错误的单位也汇总"),
@@ -145,6 +149,14 @@ def parse_setting(key: str, value: str, year: int) -> Any:
         raise UsageError("报告年度在建立工作区时确定，不能修改；另一年度请另建工作区")
     if key == "deadline":
         return check_deadline(value, year) if value.strip() else ""
+    if key == "previous" and value.strip():
+        folder = Path(value.strip()).expanduser().resolve()
+        if not (folder / "settings.json").exists() or not (folder / "ledger.sqlite").exists():
+            raise UsageError(f"{value} 不是 xxgk 工作区（没有 settings.json 和 ledger.sqlite）")
+        last = json.loads((folder / "settings.json").read_text(encoding="utf-8")).get("year")
+        if last is not None and int(last) != year - 1:
+            raise UsageError(f"{value} 是{last}年度的工作区，上年度应为{year - 1}年度")
+        return str(folder)
     try:
         return SETTINGS[key].parse(value)
     except ValueError as exc:
@@ -207,6 +219,11 @@ class Workspace:
     def spec(self) -> Spec:
         """The national format the year's reports are made in."""
         return format_for_year(self.year)
+
+    @property
+    def level(self) -> str:
+        """county / city / province: the level the offices report at."""
+        return str(self.get("level"))
 
     @property
     def deadline(self) -> date | None:

@@ -8,6 +8,9 @@ prints a JSON result:
              "insert_rows": [[sheet, before_row, count]] (optional: unprotect the sheet and insert rows, as a clerk would)}
     result: {"before": [text...], "after": [text...], "refused": [[sheet, cell]], "protected": {sheet: bool}}
 
+A job may instead hold {"profile", "files": [job, ...]}: one Calc serves them all, and the result
+is {"files": [result, ...]}.
+
 Headless UNO ignores sheet protection, so the script checks each cell's IsLocked
 itself and refuses to type into a locked cell, as Calc would refuse a person.
 """
@@ -59,35 +62,10 @@ def main():
     try:
         ctx = connect(pipe, time.time() + 60)
         desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
-        url = uno.systemPathToFileUrl(job["input"])
-        doc = desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
-        sheets = doc.Sheets
-
-        def cell(sheet, address):
-            return sheets.getByName(sheet).getCellRangeByName(address)
-
-        before = [cell(s, a).getString() for s, a in job["read"]]
-        refused = []
-        for sheet, address, value in job["writes"]:
-            target = cell(sheet, address)
-            if target.CellProtection.IsLocked and sheets.getByName(sheet).isProtected():
-                refused.append([sheet, address])
-                continue
-            if isinstance(value, (int, float)):
-                target.setValue(value)
-            else:
-                target.setString(value)
-        for sheet, before_row, count in job.get("insert_rows", []):
-            target = sheets.getByName(sheet)
-            target.unprotect("")
-            target.Rows.insertByIndex(before_row - 1, count)
-        doc.calculateAll()
-        after = [cell(s, a).getString() for s, a in job["read"]]
-        protected = {name: sheets.getByName(name).isProtected() for name in sheets.ElementNames}
-        out = uno.systemPathToFileUrl(job["output"])
-        doc.storeToURL(out, (prop("FilterName", "Calc MS Excel 2007 XML"),))
-        doc.close(True)
-        print(json.dumps({"before": before, "after": after, "refused": refused, "protected": protected}))
+        if "files" in job:
+            print(json.dumps({"files": [run(desktop, one) for one in job["files"]]}))
+        else:
+            print(json.dumps(run(desktop, job)))
     finally:
         try:
             desktop.terminate()
@@ -97,6 +75,39 @@ def main():
             office.wait(timeout=20)
         except subprocess.TimeoutExpired:
             office.kill()
+
+
+def run(desktop, job):
+    """Open one workbook, type, insert rows, recalculate, save; what was read before and after."""
+    url = uno.systemPathToFileUrl(job["input"])
+    doc = desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
+    sheets = doc.Sheets
+
+    def cell(sheet, address):
+        return sheets.getByName(sheet).getCellRangeByName(address)
+
+    before = [cell(s, a).getString() for s, a in job["read"]]
+    refused = []
+    for sheet, address, value in job["writes"]:
+        target = cell(sheet, address)
+        if target.CellProtection.IsLocked and sheets.getByName(sheet).isProtected():
+            refused.append([sheet, address])
+            continue
+        if isinstance(value, (int, float)):
+            target.setValue(value)
+        else:
+            target.setString(value)
+    for sheet, before_row, count in job.get("insert_rows", []):
+        target = sheets.getByName(sheet)
+        target.unprotect("")
+        target.Rows.insertByIndex(before_row - 1, count)
+    doc.calculateAll()
+    after = [cell(s, a).getString() for s, a in job["read"]]
+    protected = {name: sheets.getByName(name).isProtected() for name in sheets.ElementNames}
+    out = uno.systemPathToFileUrl(job["output"])
+    doc.storeToURL(out, (prop("FilterName", "Calc MS Excel 2007 XML"),))
+    doc.close(True)
+    return {"before": before, "after": after, "refused": refused, "protected": protected}
 
 
 if __name__ == "__main__":

@@ -88,9 +88,10 @@ def test_demo_writes_templates_and_samples(tmp_path):
     assert "退回 青溪县自然资源局：县直部门没有规章制定权" in out and "（修改后）QX005_青溪县自然资源局_2025.xlsx：青溪县自然资源局，通过" in out
     assert "审核通过 青溪县东城街道办事处，接受提醒1项" in out
     assert "QX003_青溪县教育局_2025_盖章件.pdf：青溪县教育局，附件，已存档" in out
-    assert out.count("_催报.eml") == 3
+    assert out.count("_催报.eml") == 4
     assert (tmp_path / "d" / "5-工作区" / "报送情况.html").exists()
-    assert "计入9个单位" in out and "未计入：青溪县云岭乡人民政府（已退回修改）" in out
+    assert "计入8个单位" in out and "未计入：青溪县云岭乡人民政府（已退回修改）" in out
+    assert "退回 青溪县城关镇人民政府：第五部分“存在的主要问题及改进情况”与石桥镇人民政府的报告完全相同" in out
 
 
 def test_every_command_has_help_and_is_in_the_readme():

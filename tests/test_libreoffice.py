@@ -208,3 +208,70 @@ def test_rollup_results_equal_calcs_recalculation(tmp_path):
     for (sheet, cell), before, after in zip(read, calc["before"], calc["after"]):
         assert float(after) == pytest.approx(float(before)), (sheet, cell)
         assert float(before) == pytest.approx(cached[sheet][cell].value), (sheet, cell)
+
+
+def _verdicts(spec, result):
+    """What the checker says each live check should show: True (passes), False (fails), None (no opinion:
+    an input it needs is blank or not a number, so the workbook counts it 0 and may show either)."""
+    out = {}
+    for inst in live_instances(spec):
+        key = (inst.rule.id, inst.key)
+        if inst.rule.kind == "domain":  # per table in the workbook, per cell in the checker
+            cells = [o for o in result.outcomes if o.rule == inst.rule.id and spec.figure(o.key).table_id == inst.key]
+            out[key] = all(o.status == "pass" for o in cells)
+            continue
+        statuses = {o.status for o in result.outcomes if o.rule == inst.rule.id and o.key == inst.key}
+        if "missing" in statuses and inst.rule.kind != "prose_length":
+            out[key] = None
+        else:
+            out[key] = "fail" not in statuses and "missing" not in statuses
+    return out
+
+
+def test_the_workbooks_own_checks_agree_with_the_checker(tmp_path):
+    """Random consistent and inconsistent workbooks: each live check cell, recalculated by Calc, says what the
+    checker's outcome for that rule and place says."""
+    from pipeline.check import check_submission
+    from pipeline.fill import random_values
+    from pipeline.reader import read_submission
+
+    rng = random.Random(2025)
+    files, cases = [], []
+    for fmt in ("2019", "2021"):
+        spec = get_spec(fmt)
+        for i in range(5):
+            kind = rng.choice(["县直部门", "乡镇", "街道", "县级人民政府", "其他"])
+            if i < 2:
+                values = consistent_values(spec, random.Random(rng.random()), office_kind=kind)
+            else:  # nothing made consistent, and a clerk's "/" or blank here and there
+                values = random_values(spec, random.Random(rng.random()))
+                for fid in rng.sample([f.id for f in spec.inputs()], 2):
+                    values[fid] = rng.choice(["/", None, "3"])
+            prose = consistent_prose(spec, values, spec.years[0], index=i)
+            if i == 3:
+                prose.update(s1="做好公开工作。", s5="无", s6="")
+            office = {"name": f"一致性{fmt}-{i}", "kind": kind, "code": f"A{i}", "year": spec.years[0]}
+            path = write_workbook(spec, tmp_path / f"{fmt}-{i}.xlsx", Filling(office=office, values=values, prose=prose))
+            read = [[inst.placement.sheet, inst.placement.cell] for inst in live_instances(spec)]
+            files.append({"input": str(path), "output": str(tmp_path / f"calc-{fmt}-{i}.xlsx"), "writes": [],
+                          "read": read})
+            cases.append((spec, path))
+    job = {"profile": str(tmp_path / "lo-profile"), "files": files}
+    proc = subprocess.run([SYSTEM_PYTHON, str(CLIENT)], input=json.dumps(job), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout.strip().splitlines()[-1])["files"]
+    judged = failing = 0
+    for (spec, path), calc in zip(cases, results):
+        result = check_submission(read_submission(path))
+        verdicts = _verdicts(spec, result)
+        for inst, before, after in zip(live_instances(spec), calc["before"], calc["after"]):
+            key = (inst.rule.id, inst.key)
+            assert before == after, (path.name, key)  # our stored results are what Calc computes
+            if verdicts[key] is None:
+                continue
+            judged += 1
+            failing += not verdicts[key]
+            assert (after == spec.ok_text) == verdicts[key], (path.name, key, after,
+                                                              [f.message for f in result.findings if f.rule == key[0]])
+    assert judged > 150 and failing > 15  # both outcomes were really compared

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from pipeline import Filling, get_spec, write_workbook
 from pipeline.cli import app
+from pipeline import ledger as ledger_module
 from pipeline.intake import receive, receive_file
 from pipeline.merge import merge
 from pipeline.outbox import remind
@@ -343,8 +344,9 @@ def test_return_resubmit_accept_merge_from_the_command_line(tmp_path, mail_dir):
     assert merged.exit_code == 0, merged.output
     result = merge(ws, out)
     # Exactly the accepted and the clean offices.
-    assert {o.code for o in result.included} == {"QX001", "QX002", "QX003", "QX004", "QX005", "QX007", "QX009",
-                                                 "QX010", "QX012"}
+    assert {o.code for o in result.included} == {"QX001", "QX002", "QX003", "QX004", "QX005", "QX007", "QX010",
+                                                 "QX012"}
+    assert {o.code: o.reason for o in result.excluded}["QX009"] == "有提醒，尚未审核通过"  # copies QX010's 五
     assert {o.code: o.reason for o in result.excluded}["QX011"] == "有错误"
     findings = openpyxl.load_workbook(out)["问题清单"]
     rows = [[c.value for c in r] for r in findings.iter_rows(min_row=2)]
@@ -380,9 +382,9 @@ def test_accepted_is_locked_until_reopened(ws, mail_dir):
 def test_merge_policy_setting_and_flags(ws, mail_dir, tmp_path):
     receive(ws, [str(mail_dir / "round1")])
     base = {o.code for o in merge(ws, tmp_path / "a.xlsx").included}
-    assert "QX005" not in base and "QX012" not in base
+    assert "QX005" not in base and "QX009" not in base and "QX012" not in base
     ws.set("merge_policy", "include-warnings")
-    assert {o.code for o in merge(ws, tmp_path / "b.xlsx").included} == base | {"QX005", "QX012"}
+    assert {o.code for o in merge(ws, tmp_path / "b.xlsx").included} == base | {"QX005", "QX009", "QX012"}
     return_submission(ws, "QX005", "规章应为0")
     assert "QX005" not in {o.code for o in merge(ws, tmp_path / "c.xlsx", include_errors=True).included}
 
@@ -573,7 +575,7 @@ def test_a_first_version_ledger_is_brought_up_to_date(tmp_path):
     conn.close()
     ws = open_workspace(ws.path)
     with ws.db() as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
         row = conn.execute("SELECT status, reason FROM submissions").fetchone()
         sent = conn.execute("SELECT kind, sent_at FROM outgoing").fetchone()
     assert tuple(row) == ("unusable", "ValueError: x") and tuple(sent) == ("reply", "2026-01-20T03:00:00+00:00")

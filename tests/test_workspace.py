@@ -60,7 +60,8 @@ EXPECTED = {
     "QX004": ("ok", 2, False),  # corrected on 01-29: the correction is current
     "QX005": ("warnings", 1, False), "QX006": ("missing", 0, True), "QX007": ("ok", 1, False),
     "QX008": ("unusable", 1, True),  # a 2019-format workbook for 2025: never current
-    "QX009": ("ok", 1, True), "QX010": ("ok", 1, False),
+    "QX009": ("warnings", 1, True),  # its section 五 copies QX010's, received before it: 与其他单位雷同
+    "QX010": ("ok", 1, False),
     "QX011": ("errors", 1, True), "QX012": ("warnings", 1, False),
 }
 
@@ -173,7 +174,7 @@ def test_merge_totals_equal_the_offices(ws, sample_mail, tmp_path):
     assert {o.code: o.reason for o in result.excluded} == {
         "QX005": "有提醒，尚未审核通过", "QX006": "未报送",
         "QX008": "报送的文件无法采用：使用的是国办公开办函〔2019〕60号格式的模板，2025年度报告应使用国办公开办函〔2021〕30号格式的模板",
-        "QX011": "有错误", "QX012": "有提醒，尚未审核通过"}
+        "QX009": "有提醒，尚未审核通过", "QX011": "有错误", "QX012": "有提醒，尚未审核通过"}
     # Independently: read each included office's archived current workbook and add up.
     spec = get_spec("2021")
     expected = {f.id: 0 for f in spec.inputs()}
@@ -206,8 +207,8 @@ def test_merge_include_errors_and_atomic_output(ws, sample_mail, tmp_path):
     merge(ws, out)
     before = out.read_bytes()
     result = merge(ws, out, include_errors=True)
-    assert {"QX005", "QX011", "QX012"} <= {o.code for o in result.included}
-    assert {o.code for o in merge(ws, out, include_warnings=True).included} >= {"QX005", "QX012"}
+    assert {"QX005", "QX009", "QX011", "QX012"} <= {o.code for o in result.included}
+    assert {o.code for o in merge(ws, out, include_warnings=True).included} >= {"QX005", "QX009", "QX012"}
     assert out.read_bytes() != before
     assert not list(tmp_path.glob(".*.tmp"))
 
