@@ -68,7 +68,7 @@ class FileResult:
             self.sha256 = sub.sha256
             self.readable = sub.readable
             self.explanation = sub.explanation
-            self.prose = dict(sub.prose)
+            self.prose = sub.spec.joined_texts(sub.prose) if sub.spec else dict(sub.prose)
             self.identified_by = sub.identified_by
 
     def slim(self) -> "FileResult":
@@ -184,6 +184,9 @@ def _structure(sub: Submission) -> list[Finding]:
         sheet = wb.sheets.get(renamed.get(name, name))
         if sheet is not None and not sheet.protected and sheet.state == "visible":
             out.append(finding("structure-unprotected", sheet=sheet.name))
+    if version is not None and str(version) != spec.template_version:
+        # An earlier, compatible version has its own layout: its defined names place the figures.
+        return out
     moved = sorted({f.sheet for f in spec.figures if f.id in sub.locations and sub.locations[f.id][1] != f.cell})
     moved = [renamed.get(name, name) for name in moved]
     for name in moved:
@@ -254,8 +257,8 @@ def previous_of(result: "FileResult") -> Previous | None:
     """Last year's report as the cross-year rules need it: figures and prose."""
     if result is None or not result.readable:
         return None
-    prose = result.submission.prose if result.submission is not None else {}
-    return Previous(dict(result.values), dict(prose), result.year)
+    # Each section whole (its topics joined), as this year's is compared.
+    return Previous(dict(result.values), dict(result.prose), result.year)
 
 
 def context(sub: Submission, *, year: int | None = None, previous: Previous | None = None, level: str = "county",
@@ -280,9 +283,9 @@ def context(sub: Submission, *, year: int | None = None, previous: Previous | No
     labelled = sub.identified_by == "labels"
     office_cells = {} if labelled else {fld.id: (spec.office.sheet, fld.cell) for fld in spec.office.fields}
     prose_sheet = sub.renamed.get(spec.prose.sheet, spec.prose.sheet)
-    prose_cells = {} if labelled else {fld.section: (prose_sheet, fld.cell) for fld in spec.prose.fields}
+    prose_cells = {} if labelled else {fld.id: (prose_sheet, fld.cell) for fld in spec.prose.fields}
     ctx = Context(spec, values, dict(sub.raw), state, office=sub.office, year=sub.year or year, level=level,
-                  prose=sub.prose, formulas=sub.formulas, locations=sub.locations, office_cells=office_cells,
+                  prose=spec.joined_texts(sub.prose), formulas=sub.formulas, locations=sub.locations, office_cells=office_cells,
                   prose_cells=prose_cells, previous=previous, peers=peers, peer_key=peer_key)
     return ctx, missing
 
@@ -311,7 +314,7 @@ def check_submission(sub: Submission, *, year: int | None = None, previous: "Pre
     result.findings += _office(sub, year)
     for section, text in sub.prose.items():
         if len(text) > CELL_TEXT_LIMIT:
-            result.findings.append(finding("text-too-long", label=spec.section(section).heading, actual=len(text),
+            result.findings.append(finding("text-too-long", label=spec.text_heading(section), actual=len(text),
                                            expected=CELL_TEXT_LIMIT))
     outcomes, found = evaluate(ctx)
     result.outcomes = outcomes
@@ -382,7 +385,7 @@ def peer_findings(results: list[FileResult]) -> dict[int, list[tuple[Outcome, Fi
                 index.add(str(i), r.office or r.path.name, section, text)
         for i in members:
             r = results[i]
-            cells = {} if r.identified_by == "labels" else {f.section: (spec.prose.sheet, f.cell) for f in spec.prose.fields}
+            cells = {} if r.identified_by == "labels" else {f.id: (spec.prose.sheet, f.cell) for f in spec.prose.fields}
             ctx = Context(spec, {}, {}, {}, prose=r.prose, prose_cells=cells, peers=index, peer_key=str(i))
             out[i] = [x for rule in rules for x in rule.impl.check_all(rule, ctx)]
     return out

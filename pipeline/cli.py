@@ -18,7 +18,7 @@ from .errors import UsageError, XxgkError
 from .importer import import_report
 from .intake import receive
 from .lifecycle import REVIEW_LABELS, STATE_LABELS
-from .merge import merge
+from .merge import merge, read_texts
 from .outbox import remind, send_outgoing
 from .report import write_report
 from .review import accept_submission, reopen, return_submission
@@ -26,6 +26,124 @@ from .spec import get_spec
 from .status import status_json, workspace_status, write_status_html
 from .template import Filling, resolve_spec, write_office_templates, write_workbook
 from .workspace import init_workspace, open_workspace
+
+# typer (which carries its own copy of click) prints usage errors and --help in English. xxgk's users read
+# Chinese: the messages they can meet are translated here, by pattern, where typer formats them (each
+# exception's format_message, the usage line, the help option, the help panels' titles). Anything not
+# matched stays as it was; if typer changes, the CLI still works and tests/test_cli.py says what is English.
+_ERRORS = [
+    (r"Missing argument (.+)\.", "缺少参数 {0}。"),
+    (r"Missing option (.+)\.", "缺少选项 {0}。"),
+    (r"Missing parameter:? (.+?)\.?", "缺少参数 {0}。"),
+    (r"No such option:? '?([^' ]+)'?\.?(?: \((?:Possible options|Did you mean(?: one of)?):? (.+?)\??\))?",
+     "没有这个选项：{0}{1}"),
+    (r"No such command:? '?([^' ]+)'?\.?", "没有这个命令：{0}。"),
+    (r"Missing command\.", "缺少命令。"),
+    (r"Got unexpected extra arguments? \((.+)\)", "多余的参数：{0}"),
+    (r"Option '?([^' ]+)'? requires an argument\.", "选项 {0} 后面需要一个值。"),
+    (r"Option '?([^' ]+)'? requires (\d+) arguments\.", "选项 {0} 后面需要{1}个值。"),
+    (r"Option '?([^' ]+)'? does not take a value\.", "选项 {0} 后面不能带值。"),
+    (r"Invalid value for (.+?): (.+)", "{0} 的取值无效：{1}"),
+    (r"Invalid value: (.+)", "取值无效：{0}"),
+    (r"Value error, (.+)", "{0}"),
+    (r"Input should be a valid integer.*", "应当是整数。"),
+    (r"Input should be a valid (?:number|float).*", "应当是数字。"),
+    (r"'(.*)' is not a valid integer(?: range)?\.", "“{0}”不是整数。"),
+    (r"'(.*)' is not a valid float(?: range)?\.", "“{0}”不是数字。"),
+    (r"'(.*)' is not one of (.+)\.", "“{0}”不是可选的值（{1}）之一。"),
+    (r"'(.*)' is not (.+)\.", "“{0}”不是可选的值 {1}。"),
+    (r"(.+) is not in the range (.+)\.", "{0} 不在 {1} 范围内。"),
+    (r"(?:File|Path|Directory) '(.+)' does not exist\.", "“{0}”不存在。"),
+    (r"(?:File|Path) '(.+)' is a directory\.", "“{0}”是文件夹，不是文件。"),
+    (r"(?:Directory|Path) '(.+)' is a file\.", "“{0}”是文件，不是文件夹。"),
+    (r"(?:File|Path|Directory) '(.+)' is not readable\.", "“{0}”无法读取。"),
+    (r"(?:File|Path|Directory) '(.+)' is not writable\.", "“{0}”无法写入。"),
+]
+_TEXTS = {"Arguments": "参数", "Options": "选项", "Commands": "命令", "Error": "错误", "Aborted.": "已中止。",
+          "Aborted!": "已中止。", "[required]": "[必填]", "[default: {}]": "[默认：{}]", "[env var: {}]": "[环境变量：{}]",
+          "Try [blue]'{command_path} {help_option}'[/] for help.": "运行 [blue]“{command_path} {help_option}”[/] 查看帮助。",
+          "No such command {name!r}.": "没有这个命令：{name!r}。", "Missing command.": "缺少命令。",
+          "required": "必填", "default: {default}": "默认：{default}", "env var: {var}": "环境变量：{var}",
+          "(dynamic)": "（动态）"}
+HELP_OPTION_TEXT = "显示本帮助并退出。"
+
+
+def translate_error(message: str) -> str:
+    """A typer/click error message in Chinese (unchanged when it is not one they print)."""
+    import re
+
+    for pattern, chinese in _ERRORS:
+        m = re.fullmatch(pattern, message.strip(), flags=re.S)
+        if m:
+            nested = "取值无效" in chinese or chinese == "{0}"  # the reason inside is a message of its own
+            groups = [translate_error(g) if g and nested and i == len(m.groups()) - 1 else (g or "")
+                      for i, g in enumerate(m.groups())]
+            if "没有这个选项" in chinese:
+                groups[1] = f"（是不是 {groups[1]}？）" if groups[1] else "。"
+            return chinese.format(*groups)
+    return message
+
+
+def _speak_chinese() -> None:
+    import functools
+    import gettext
+    import importlib
+
+    try:
+        importlib.import_module("typer._click")  # typer ≥ 0.2x carries its own click
+        impl = "typer._click"
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        impl = "click"
+    exceptions, formatting, decorators = (importlib.import_module(f"{impl}.{m}")
+                                          for m in ("exceptions", "formatting", "decorators"))
+    import typer.core
+    import typer.rich_utils as rich_utils
+
+    for cls in list(vars(exceptions).values()):
+        if isinstance(cls, type) and issubclass(cls, exceptions.ClickException) and "format_message" in vars(cls):
+            original = cls.format_message
+
+            @functools.wraps(original)
+            def format_message(self, _original=original):
+                return translate_error(_original(self))
+
+            cls.format_message = format_message
+    formatter = formatting.HelpFormatter
+    write_usage = formatter.write_usage
+
+    @functools.wraps(write_usage)
+    def usage(self, prog, args="", prefix=None):
+        return write_usage(self, prog, args, "用法：" if prefix is None else prefix)
+
+    formatter.write_usage = usage
+    if hasattr(decorators, "help_option"):
+        help_option = decorators.help_option
+
+        def chinese_help_option(*args, **kwargs):
+            add = help_option(*args, **kwargs)
+
+            def apply(command):
+                command = add(command)
+                if command.params and getattr(command.params[-1], "help", None) == "Show this message and exit.":
+                    command.params[-1].help = HELP_OPTION_TEXT
+                return command
+            return apply
+
+        decorators.help_option = chinese_help_option
+    for name in ("DEFAULT_STRING", "ENVVAR_STRING", "REQUIRED_LONG_STRING", "ARGUMENTS_PANEL_TITLE",
+                 "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE", "ABORTED_TEXT", "RICH_HELP"):
+        value = getattr(rich_utils, name, None)
+        if isinstance(value, str):
+            setattr(rich_utils, name, _TEXTS.get(value, value))
+    for module in (typer.core, rich_utils):
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = lambda message: _TEXTS.get(message, message)
+
+
+try:
+    _speak_chinese()
+except Exception:  # noqa: BLE001 - a typer that changed inside: its English messages, never a broken CLI
+    pass
 
 app = typer.Typer(
     help="xxgk：政府信息公开工作年度报告的模板、校验、汇总与报告。",
@@ -379,31 +497,53 @@ def merge_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="汇总表（.xlsx），同名 .csv 一并写出"),
     include_warnings: bool = typer.Option(False, "--include-warnings", help="有提醒但尚未审核通过的单位也计入汇总"),
     include_errors: bool = typer.Option(False, "--include-errors", help="有错误的单位也计入汇总"),
+    texts: Optional[Path] = typer.Option(None, "--texts", help="本级的文字部分（UTF-8 文字或 Markdown，每段前写标题，如“（一）主动公开”）"),
 ) -> None:
     """汇总各单位的当前版本（审核通过的和没有任何问题的）：国家格式表格、分单位数据、按类型汇总、报送情况、问题清单、来源、图表。"""
     try:
-        result = merge(open_workspace(workspace), output, include_errors=include_errors,
-                       include_warnings=include_warnings)
+        ws = open_workspace(workspace)
+        own = read_texts(ws.spec, texts) if texts else None
+        result = merge(ws, output, include_errors=include_errors, include_warnings=include_warnings, texts=own)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     typer.echo(f"已写出汇总表：{result.path}（计入{len(result.included)}个单位）和 {result.csv_path}")
     for o in result.excluded:
         typer.echo(f"  未计入：{o.name}（{o.reason}）")
+    if result.kept_texts:
+        typer.echo(f"  文字部分：{'、'.join(result.spec.text_heading(k) for k in result.kept_texts)}")
+    else:
+        typer.echo("  文字部分尚未填写：请在汇总表的“文字部分”表中填写（或用 --texts 文件），再生成报告")
 
 
 @app.command("report")
 def report_cmd(
     source: Path = typer.Argument(..., help="单位的报表或全县汇总表（.xlsx）"),
-    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.docx、.html 或 .md"),
-    previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或汇总表（用于“较上年增加N件”）"),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="改写过的报告模板文件夹（默认 templates/report）"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.docx、.html 或 .md（编制说明另写在旁边的 .编制说明.md）"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报表或汇总表（用于“较上年增加N件，增长N%”）"),
+    name: Optional[str] = typer.Option(None, "--name", help="报告单位名称（默认取报表或汇总表中的单位名称）"),
+    draft: bool = typer.Option(False, "--draft", help="文字未填写时也生成，用【待补充：…】标出，文档标为征求意见稿"),
+    force: bool = typer.Option(False, "--force", help="文字与表格不一致时也生成（不一致之处列入编制说明）"),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="有单位未报送或未计入汇总时也生成"),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="改写过的报告模板文件夹（其中没有的文件用自带的）"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度"),
 ) -> None:
-    """由填报数据生成年度报告（六个部分和三张国家格式表格），文字中的数字与表格一致。"""
+    """由填报数据生成年度报告（六个部分和三张国家格式表格），文字中的数字与表格一致。
+
+    必填的文字（总体情况的五个方面、存在的主要问题及改进情况）未填写、文字与表格不一致、汇总不完整时不生成，并列出原因。
+    """
     try:
-        doc = write_report(source, output, previous=previous, templates=templates)
+        with _Progress("生成报告", quiet) as bar:
+            result = write_report(source, output, previous=previous, templates=templates, name=name, draft=draft,
+                                  force=force, allow_incomplete=allow_incomplete, progress=bar.count)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
-    typer.echo(f"已生成报告：{output}（{doc.title}）")
+    doc = result.doc
+    typer.echo(f"已生成报告：{result.path}（{doc.title}{'，' + '征求意见稿' if doc.draft else ''}）")
+    typer.echo(f"编制说明：{result.notes_path}")
+    if doc.draft and doc.missing:
+        typer.echo(f"  待补充：{'、'.join(doc.missing)}")
+    if force and doc.contradictions:
+        typer.echo(f"  注意：照写了{len(doc.contradictions)}处文字与表格不一致，见编制说明")
 
 
 @app.command("import")
@@ -457,7 +597,8 @@ def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None
 
 
 def main() -> None:  # pragma: no cover
-    app()
+    """The ``xxgk`` entry point."""
+    app(prog_name="xxgk")
 
 
 if __name__ == "__main__":  # pragma: no cover

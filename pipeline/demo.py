@@ -18,11 +18,11 @@ from .check import STATUS_LABELS, CheckReport, check_and_annotate
 from .fsutil import atomic_write_text
 from .intake import receive
 from .lifecycle import STATE_LABELS
-from .merge import MergeResult, merge
+from .merge import MergeResult, merge, read_texts
 from .outbox import remind
-from .report import write_report
+from .report import ReportRefused, write_report
 from .review import accept_submission, return_submission
-from .samples import COUNTY, SAMPLE_YEAR, roster_csv, write_samples
+from .samples import COUNTY, COUNTY_TEXTS_FILE, SAMPLE_YEAR, roster_csv, write_samples
 from .spec import available_formats, get_spec
 from .status import StatusReport, workspace_status, write_status_html
 from .template import write_office_templates, write_workbook
@@ -137,21 +137,35 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
     page = write_status_html(result.status, ws, ws.path / "报送情况.html")
     result.steps.append(("报送情况（可在浏览器中打开、打印）", [(page, "")]))
 
-    rollup = merge(ws, ws.path / f"{COUNTY}{year}年度汇总.xlsx")
-    result.merge = rollup
-    result.steps.append(("全县汇总（只计入审核通过和没有问题的单位）", [(rollup.path, f"计入{len(rollup.included)}个单位")] + [
-        (None, f"未计入：{o.name}（{o.reason}）") for o in rollup.excluded] + [(rollup.csv_path, "每个单位一行")]))
+    rollup_path = ws.path / f"{COUNTY}{year}年度汇总.xlsx"
+    rollup = merge(ws, rollup_path)
+    result.steps.append(("全县汇总（只计入审核通过和没有问题的单位；文字部分留给本级填写）",
+                         [(rollup.path, f"计入{len(rollup.included)}个单位")]
+                         + [(None, f"未计入：{o.name}（{o.reason}）") for o in rollup.excluded]
+                         + [(rollup.csv_path, "每个单位一行")]))
 
     reports = outdir / "6-年度报告"
-    written = []
+    name = f"{COUNTY}{year}年政府信息公开工作年度报告"
+    written: list[tuple[Path | None, str]] = []
+    try:  # the county's texts are still blank and offices are missing: nothing is published
+        write_report(rollup.path, reports / f"{name}.docx")
+    except ReportRefused as exc:
+        written += [(None, "直接生成：拒绝（" + "；".join(p.split("；")[0] for p in exc.problems) + "）")]
+    draft = write_report(rollup.path, reports / f"{name}（征求意见稿）.docx", draft=True, allow_incomplete=True)
+    written.append((draft.path, f"征求意见稿，待补充：{'、'.join(draft.doc.missing)}"))
+
+    texts = read_texts(ws.spec, returned_dir / COUNTY_TEXTS_FILE)
+    rollup = merge(ws, rollup_path, texts=texts)
+    result.merge = rollup
+    written.append((rollup.path, f"写入本级文字（{COUNTY_TEXTS_FILE}）后重新汇总"))
     for suffix in ("docx", "html", "md"):
-        target = reports / f"{COUNTY}{year}年政府信息公开工作年度报告.{suffix}"
-        doc = write_report(rollup.path, target)
-        written.append((target, doc.title))
+        # The demo's county has an office that never reported: published anyway, the 编制说明 says who.
+        done = write_report(rollup.path, reports / f"{name}.{suffix}", allow_incomplete=True)
+        written.append((done.path, done.doc.title))
+    written.append((done.notes_path, "编制说明（完整性、未计入的单位；不公开）"))
     office = next(p for p in county if p.name.startswith("QX003"))
     for suffix in ("docx", "html", "md"):
-        target = reports / f"{office.stem}_年度报告.{suffix}"
-        doc = write_report(office, target)
-        written.append((target, doc.title))
-    result.steps.append(("年度报告（由数据生成，文字与表格一致）", written))
+        done = write_report(office, reports / f"{office.stem}_年度报告.{suffix}")
+        written.append((done.path, done.doc.title))
+    result.steps.append(("年度报告（由数据生成，文字与表格一致；本级文字未填写前只能生成征求意见稿）", written))
     return result

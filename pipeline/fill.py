@@ -102,17 +102,25 @@ _OTHER = ["无其他需要报告的事项。", "年度公开要点任务均已�
 
 def consistent_prose(spec: Spec, values: dict[str, Any], year: int | None = None, office: str = "本单位",
                      index: int = 0) -> dict[str, str]:
-    """Texts for sections 一、五、六 that every prose rule accepts for these figures; offices of different
-    ``index`` (0–11) write differently."""
+    """Texts for sections 一、五、六 (and 一's topics, where the format has them) that every prose rule accepts
+    for these figures; offices of different ``index`` (0–11) write differently."""
     t = recompute(spec, values)
     pick = lambda pool, k=1: pool[(index * k + k) % len(pool)]  # noqa: E731 - a different mix for each office
     fill_in = {"received": f"{t['t3.new.total']:g}", "done": f"{t['t3.outcome_total.total']:g}",
                "n1": 20 + 13 * index, "n2": 2 + index % 5}
-    s1 = (f"{year or spec.years[0]}年，{office}{pick(_OPENINGS)}。" + pick(_ACTIVE, 5).format(**fill_in)
-          + pick(_APPLY, 7).format(**fill_in) + pick(_MANAGE, 3) + pick(_PLATFORM, 11) + pick(_OVERSIGHT, 13))
+    topics = [pick(_ACTIVE, 5).format(**fill_in), pick(_APPLY, 7).format(**fill_in), pick(_MANAGE, 3),
+              pick(_PLATFORM, 11), pick(_OVERSIGHT, 13)]
+    intro = f"{year or spec.years[0]}年，{office}{pick(_OPENINGS)}。"
     s6 = pick(_OTHER, 17)
     if spec.has_figure("t6.fee.collected_amount.value"):
         collected = t["t6.fee.collected_amount.value"]
         notices = f"发出收费通知{t['t6.fee.notices.value']:g}件，" if t["t3.other_fee_unpaid.total"] else ""
         s6 = (f"本年度{notices}收取信息处理费{collected:g}元。" if collected or notices else "本年度未收取信息处理费。") + s6
-    return {"s1": s1, "s5": _PROBLEMS[index % len(_PROBLEMS)], "s6": s6}
+    out = {"s5": _PROBLEMS[index % len(_PROBLEMS)], "s6": s6}
+    fields = [f for f in spec.prose.fields if f.section == "s1" and f.label]
+    if fields:  # the format's 一 has topics: one cell each
+        out["s1"] = intro
+        out.update({f.id: text for f, text in zip(fields, topics)})
+    else:
+        out["s1"] = intro + "".join(topics)
+    return out

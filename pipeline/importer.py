@@ -288,10 +288,26 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
     for s in spec.sections:
         if s.kind == "prose" and s.id in starts:
             body = [t for t in tokens[starts[s.id] + 1:ends[s.id]] if not t.explicit]
-            prose[s.id] = "\n".join(t.text for t in body)
+            prose.update(_split_topics(spec, s.id, body))
     _place_prose_figures(spec, prose, figures, uncertain)
     office = _office_of(text_all)
     return Imported(path, sha256, spec, found_year, office, figures, uncertain, prose, notes)
+
+
+def _split_topics(spec: Spec, section: str, body: list[Token]) -> dict[str, str]:
+    """A section's text, split at its topics' official headings (（一）主动公开) where the report has them."""
+    topics = {unicodedata.normalize("NFKC", f.label).strip(): f.id for f in spec.prose.fields
+              if f.section == section and f.label}
+    parts: dict[str, list[str]] = {section: []}
+    key = section
+    for tok in body:
+        heading = topics.get(unicodedata.normalize("NFKC", tok.text).strip())
+        if heading:
+            key = heading
+            parts.setdefault(key, [])
+            continue
+        parts[key].append(tok.text)
+    return {k: "\n".join(v) for k, v in parts.items()}
 
 
 def _place_table(spec: Spec, table: Table, tokens: list[Token], figures: dict, uncertain: list[str],

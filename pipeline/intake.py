@@ -250,7 +250,7 @@ def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, 
          office_json=json.dumps(sub.office if sub is not None else {}, ensure_ascii=False, default=str),
          values_json=json.dumps(values), findings_json=json.dumps(findings, ensure_ascii=False, default=str),
          explanation=sub.explanation if sub is not None else None,
-         prose_json=json.dumps(sub.prose if sub is not None else {}, ensure_ascii=False),
+         prose_json=json.dumps(sub.spec.joined_texts(sub.prose) if readable else {}, ensure_ascii=False),
          feedback_path=str(feedback.relative_to(ws.path)) if feedback else None, feedback_sha256=feedback_sha,
          error=error)
     if code in roster.codes and status != "unusable":
@@ -386,7 +386,7 @@ def _compare_texts(ws: Workspace, conn: sqlite3.Connection, codes: set[str]) -> 
             score = similarity(text, texts[earlier].get(section))
             if score < p.threshold:
                 continue
-            cell = next(((ws.spec.prose.sheet, f.cell) for f in ws.spec.prose.fields if f.section == section), (None, None))
+            cell = next(((ws.spec.prose.sheet, f.cell) for f in ws.spec.prose.fields if f.id == section), (None, None))
             found = rule.impl.finding(inst, ws.spec, section, states[earlier].name, score, cell)
             item = _add_finding(ws, conn, states[later].current["id"], found)
             if item is not None:

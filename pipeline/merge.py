@@ -18,9 +18,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .fsutil import atomic_write_text
 from .lifecycle import REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
-from .spec import Chart, Figure, Spec, recompute
+from .reader import Submission, read_submission
+from .spec import Chart, Figure, Spec, recompute, split_cell
 from .template import Filling, write_workbook
 from .workspace import Workspace, local_time
 from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
@@ -50,6 +52,7 @@ class MergeResult:
     spec: Spec
     offices: list[OfficeRow]
     totals: dict[str, float]
+    kept_texts: list[str] = field(default_factory=list)  # texts carried over from the rollup it replaced
 
     @property
     def included(self) -> list[OfficeRow]:
@@ -103,32 +106,91 @@ def collect(ws: Workspace, include_warnings: bool = False, include_errors: bool 
     return spec, rows
 
 
-def _county_name(ws: Workspace) -> str:
-    return ws.name or "本级"
+def _kept_texts(spec: Spec, ws: Workspace, out: Path) -> dict[str, str]:
+    """The texts the coordinator already wrote into an earlier rollup at ``out`` (merging again keeps them)."""
+    if not out.is_file():
+        return {}
+    sub = read_submission(out)
+    same = (sub.readable and sub.spec is spec and sub.office.get("kind") == spec.rollup.kind
+            and sub.year == ws.year)
+    return {k: v for k, v in sub.prose.items() if v and v.strip()} if same else {}
 
 
-def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_warnings: bool = False) -> MergeResult:
+MAX_TEXTS_BYTES = 1024 * 1024
+
+
+def read_texts(spec: Spec, path: str | Path) -> dict[str, str]:
+    """The unit's own texts from a plain-text or Markdown file, each under its heading as the report prints it.
+
+    Headings are lines reading a text section's heading (一、总体情况, 五、…, 六、…) or one of 总体情况's topics
+    (（一）主动公开 …), with or without Markdown's #; text under 一、 before its first topic is its opening.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_TEXTS_BYTES:
+            raise InputError(f"{path} 超过1MB，不像是报告的文字部分")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"无法读取 {path}：{exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} 不是 UTF-8 编码的文字文件；请用记事本“另存为”UTF-8") from None
+    headings = {spec.text_heading(f.id): f.id for f in spec.prose.fields}
+    generated = {s.heading for s in spec.sections if s.kind != "prose"}
+    parts: dict[str, list[str]] = {}
+    key = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        bare = line.strip().lstrip("#").strip()
+        if bare in headings:
+            key = headings[bare]
+            parts.setdefault(key, [])
+        elif bare in generated:
+            raise InputError(f"{path} 第{n}行：“{bare}”由表格数据生成，不能在文字中填写")
+        elif line.lstrip().startswith("#"):
+            raise InputError(f"{path} 第{n}行：无法识别的标题“{bare}”；可用的标题：{'、'.join(headings)}")
+        elif bare:
+            if key is None:
+                raise InputError(f"{path} 第{n}行：文字前面缺少标题（例如“一、总体情况”或“（一）主动公开”）")
+            parts[key].append(line.strip())
+    texts = {k: "\n".join(v) for k, v in parts.items() if v}
+    if not texts:
+        raise InputError(f"{path} 中没有找到任何文字部分；每段文字前请写标题，例如“（一）主动公开”")
+    return texts
+
+
+def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_warnings: bool = False,
+          texts: dict[str, str] | None = None) -> MergeResult:
     """Write the county rollup workbook ``out`` and ``out`` with .csv beside it.
+
+    The rollup carries the workspace's unit (name, code) as its office; its figures are locked and its
+    texts (一、总体情况 and its topics, 五、六) are left open for the coordinator. Texts already written
+    into an earlier rollup at ``out`` are kept.
 
     :param include_warnings: also count offices whose current version has warnings nobody accepted.
     :param include_errors: also count offices whose current version has errors (and warnings).
+    :param texts: the unit's own texts by text id (s1, s1.1 …, s5, s6), e.g. from :func:`read_texts`; they
+        replace what an earlier rollup held.
     """
     out = Path(out)
     spec, offices = collect(ws, include_warnings, include_errors)
     included = [o for o in offices if o.included]
     totals = {f.id: _tidy(sum(o.values.get(f.id, 0) for o in included)) for f in spec.inputs()}
-    office_info = {"name": f"{_county_name(ws)}（汇总）", "kind": spec.rollup.kind, "code": "汇总", "year": ws.year,
+    office_info = {"name": ws.name, "kind": spec.rollup.kind, "code": ws.code, "year": ws.year,
                    "filler": ws.settings.get("signature") or "政务公开办", "phone": ws.settings.get("phone") or "",
                    "date": date.today().isoformat()}
     all_values = recompute(spec, totals)
+    kept = {**_kept_texts(spec, ws, out), **(texts or {})}
 
     def extra(wb, fmt):
         _RollupSheets(spec, wb, fmt, ws, offices, all_values).write()
 
-    write_workbook(spec, out, Filling(office={k: v for k, v in office_info.items() if v != ""}, values=totals), extra=extra)
+    filling = Filling(office={k: v for k, v in office_info.items() if v not in ("", None)}, values=totals,
+                      prose=kept, lock_figures=True)
+    write_workbook(spec, out, filling, extra=extra, level=ws.level)
     csv_path = out.with_suffix(".csv")
     atomic_write_text(csv_path, _csv(spec, offices))
-    return MergeResult(out, csv_path, spec, offices, all_values)
+    return MergeResult(out, csv_path, spec, offices, all_values, sorted(kept))
 
 
 def _csv_cell(value: Any) -> str:
@@ -154,6 +216,81 @@ def _csv(spec: Spec, offices: list[OfficeRow]) -> str:
         w.writerow([_csv_cell(v) for v in (o.code, o.name, o.kind, o.status, int(o.included))]
                    + [_tidy(o.values[i]) if i in o.values else "" for i in ids])
     return buf.getvalue()
+
+
+# The completeness sheet's columns: (key, header). read_rollup finds them by header.
+COMPLETENESS = [("code", "单位代码"), ("name", "单位名称"), ("kind", "单位类型"), ("status", "报送状态"),
+                ("received", "收到时间"), ("late", "是否逾期"), ("included", "计入汇总"), ("reason", "说明"),
+                ("review", "审核")]
+
+
+@dataclass
+class RollupOffice:
+    code: str
+    name: str
+    kind: str
+    status: str  # as the sheet says it (通过, 有提醒, 未报送 …)
+    included: bool
+    reason: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RollupInfo:
+    """What a rollup says about the offices it sums: read back from its own sheets by the module that writes them."""
+
+    offices: list[RollupOffice]  # every roster office (completeness), with its figures where it had any
+
+    @property
+    def included(self) -> list[RollupOffice]:
+        return [o for o in self.offices if o.included]
+
+    @property
+    def missing(self) -> list[RollupOffice]:
+        return [o for o in self.offices if o.status == STATE_LABELS["missing"]]
+
+    @property
+    def excluded(self) -> list[RollupOffice]:
+        """Offices that reported but are not in the totals."""
+        return [o for o in self.offices if not o.included and o.status != STATE_LABELS["missing"]]
+
+
+def read_rollup(sub: Submission) -> RollupInfo | None:
+    """The offices of a rollup written by :func:`merge` (None when ``sub`` is not a rollup)."""
+    spec, wb = sub.spec, sub.workbook
+    if spec is None or wb is None or sub.office.get("kind") != spec.rollup.kind:
+        return None
+    names = spec.rollup.sheets
+    offices: dict[str, RollupOffice] = {}
+    completeness = wb.sheets.get(names["completeness"])
+    if completeness is not None:
+        header = {completeness.value(f"{col_letters(c + 1)}1"): col_letters(c + 1) for c in range(len(COMPLETENESS))}
+        cols = {key: header.get(h) for key, h in COMPLETENESS}
+        rows = sorted({split_cell(ref)[1] for ref in completeness.cells if split_cell(ref)[1] > 1})
+        for r in rows:
+            get = lambda key: completeness.value(f"{cols[key]}{r}") if cols.get(key) else None  # noqa: E731
+            code, status = get("code"), get("status")
+            if code in (None, "") or not status:
+                continue  # the closing sentence
+            offices[str(code)] = RollupOffice(str(code), str(get("name") or ""), str(get("kind") or ""), str(status),
+                                              get("included") == "是", str(get("reason") or ""))
+    sheet = wb.sheets.get(names["offices"])
+    if sheet is not None:
+        id_row = _RollupSheets.HEADER_ROWS
+        ids = {}
+        for ref, cell in sheet.cells.items():
+            col, row = split_cell(ref)
+            if row == id_row and isinstance(cell.value, str) and spec.has_figure(cell.value):
+                ids[col] = cell.value
+        for r in sorted({split_cell(ref)[1] for ref in sheet.cells if split_cell(ref)[1] > id_row}):
+            code = str(sheet.value(f"A{r}") or "")
+            office = offices.get(code)
+            if office is None:
+                office = offices[code] = RollupOffice(code, str(sheet.value(f"B{r}") or ""),
+                                                      str(sheet.value(f"C{r}") or ""), str(sheet.value(f"D{r}") or ""),
+                                                      sheet.value(f"E{r}") == "是")
+            office.values = {fid: sheet.value(f"{col}{r}") or 0 for col, fid in ids.items()}
+    return RollupInfo(list(offices.values()))
 
 
 class _RollupSheets:
@@ -200,22 +337,55 @@ class _RollupSheets:
         self.provenance_sheet()
         self.charts_sheet()
 
-    # One row per office, every figure; two header rows: label and figure id.
+    # The figure columns of the per-office and by-kind sheets: three header rows of official labels (table and
+    # block, row, column) and a hidden row of figure ids, which is how xxgk reads the sheet back.
+    HEADER_ROWS = 4
+
+    def figure_header(self, ws, fixed: list[str]) -> dict[str, int]:
+        for c, h in enumerate(fixed):
+            ws.merge_range(0, c, 2, c, "", self.head)
+            self.put(ws, 0, c, h, self.head)
+            self.put(ws, 3, c, None, self.head)
+        cols: dict[str, int] = {}
+        runs: list[list] = []  # [label, first col, last col] of the top row, merged across
+        for i, f in enumerate(self.spec.figures):
+            c = len(fixed) + i
+            cols[f.id] = c
+            top = f"表{f.table}" + (f" {f.block}" if f.block else "")
+            if runs and runs[-1][0] == top:
+                runs[-1][2] = c
+            else:
+                runs.append([top, c, c])
+            self.put(ws, 1, c, f.row or "", self.head)
+            self.put(ws, 2, c, "/".join(p for p in (f.column_group, f.column) if p) or "数量", self.head)
+            self.put(ws, 3, c, f.id, self.head)
+        for label, first, last in runs:
+            if last > first:
+                ws.merge_range(0, first, 0, last, "", self.head)
+            self.put(ws, 0, first, label, self.head)
+        ws.set_row(0, 30)
+        ws.set_row(1, 45)
+        ws.set_row(2, 30)
+        ws.set_row(3, None, None, {"hidden": True})
+        return cols
+
+    def printable(self, ws, title_rows: int, title_cols: int = 0) -> None:
+        """Landscape A4, one page wide, the header rows (and first columns) on every page."""
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0, title_rows - 1)
+        if title_cols:
+            ws.repeat_columns(0, title_cols - 1)
+
+    # One row per office, every figure.
     def offices_sheet(self) -> None:
         ws = self.sheet("offices")
         fixed = ["单位代码", "单位名称", "单位类型", "状态", "计入汇总"]
-        for c, h in enumerate(fixed):
-            self.put(ws, 0, c, h, self.head)
-            self.put(ws, 1, c, None, self.head)
-        self.figure_cols: dict[str, int] = {}
-        for i, f in enumerate(self.spec.figures):
-            c = len(fixed) + i
-            self.figure_cols[f.id] = c
-            self.put(ws, 0, c, f.label, self.head)
-            self.put(ws, 1, c, f.id, self.head)
+        self.figure_cols = self.figure_header(ws, fixed)
         self.office_rows: dict[str, int] = {}
         label = STATE_LABELS
-        r = 2
+        r = self.HEADER_ROWS
         for o in self.offices:
             if not o.values:
                 continue
@@ -227,24 +397,21 @@ class _RollupSheets:
             for fid, c in self.figure_cols.items():
                 write(r, c, _tidy(values.get(fid, 0)), fmt)
             r += 1
-        ws.freeze_panes(2, 2)
+        ws.freeze_panes(self.HEADER_ROWS, 2)
         ws.set_column(0, 0, 10)
         ws.set_column(1, 1, 24)
         ws.set_column(5, 5 + len(self.spec.figures), 12)
-        ws.set_row(0, 60)
+        self.printable(ws, 3, 2)
 
     def by_kind_sheet(self) -> None:
         ws = self.sheet("by_kind")
         offices_name = self.names["offices"]
         kinds = sorted({o.kind for o in self.offices if o.included}, key=lambda k: self.spec.office_kinds.index(k)
                        if k in self.spec.office_kinds else 99)
-        self.put(ws, 0, 0, "单位类型", self.head)
-        self.put(ws, 0, 1, "计入汇总的单位数", self.head)
-        for i, f in enumerate(self.spec.figures):
-            self.put(ws, 0, 2 + i, f.label, self.head)
+        cols = self.figure_header(ws, ["单位类型", "计入汇总的单位数"])
         self.kind_rows: dict[str, int] = {}
         rows = sorted(self.office_rows.values())
-        first, last = (rows[0] + 1, rows[-1] + 1) if rows else (3, 3)
+        first, last = (rows[0] + 1, rows[-1] + 1) if rows else (self.HEADER_ROWS + 1,) * 2
         columns: dict[int, Cells] = {}
 
         def column(c: int) -> Cells:
@@ -253,7 +420,7 @@ class _RollupSheets:
             return columns[c]
 
         included = (column(4), "是")
-        for r, kind in enumerate(kinds + ["合计"], start=1):
+        for r, kind in enumerate(kinds + ["合计"], start=self.HEADER_ROWS):
             members = [o for o in self.offices if o.included and (kind == "合计" or o.kind == kind)]
             self.kind_rows[kind] = r
             self.put(ws, r, 0, kind)
@@ -262,19 +429,18 @@ class _RollupSheets:
             # stored result is the same sum over the same offices (SumIfs.eval gives it too, slowly;
             # tests/test_libreoffice.py has Calc recalculate a rollup and compare).
             criteria = (included,) if kind == "合计" else (included, (column(2), kind))
-            for i, f in enumerate(self.spec.figures):
+            for f in self.spec.figures:
                 expr = SumIfs(column(self.figure_cols[f.id]), criteria) if rows else Num(0)
                 total = _tidy(sum(o.values.get(f.id, 0) for o in members))
-                self.formula(ws, r, 2 + i, expr, value=total)
+                self.formula(ws, r, cols[f.id], expr, value=total)
         ws.set_column(0, 1, 14)
         ws.set_column(2, 2 + len(self.spec.figures), 12)
-        ws.set_row(0, 60)
-        ws.freeze_panes(1, 2)
+        ws.freeze_panes(self.HEADER_ROWS, 2)
+        self.printable(ws, 3, 2)
 
     def completeness_sheet(self) -> None:
         ws = self.sheet("completeness")
-        headers = ["单位代码", "单位名称", "单位类型", "报送状态", "收到时间", "是否逾期", "计入汇总", "说明", "审核"]
-        for c, h in enumerate(headers):
+        for c, (_, h) in enumerate(COMPLETENESS):
             self.put(ws, 0, c, h, self.head)
         for r, o in enumerate(self.offices, start=1):
             sub = o.submission
@@ -288,6 +454,7 @@ class _RollupSheets:
         self.put(ws, n + 2, 0, f"应报{n}个单位，已报{done}个，计入汇总{sum(1 for o in self.offices if o.included)}个。")
         for c, width in enumerate((10, 26, 12, 10, 18, 10, 10, 30, 10)):
             ws.set_column(c, c, width)
+        self.printable(ws, 1)
 
     def findings_sheet(self) -> None:
         """Every finding of each office's current version, with what review made of it."""
@@ -314,6 +481,7 @@ class _RollupSheets:
                 r += 1
         for c, width in enumerate((10, 24, 6, 22, 70, 24, 40)):
             ws.set_column(c, c, width)
+        self.printable(ws, 1)
 
     def provenance_sheet(self) -> None:
         ws = self.sheet("provenance")
@@ -335,11 +503,13 @@ class _RollupSheets:
             r += 1
         for c, width in enumerate((10, 24, 36, 66, 20, 26, 40, 10, 12, 18)):
             ws.set_column(c, c, width)
+        self.printable(ws, 1)
 
     def charts_sheet(self) -> None:
         ws = self.sheet("charts")
         name = ws.get_name()
         row = 0
+        breaks: list[int] = []
         for chart_spec in self.spec.rollup.charts:
             labels, exprs = self._series(chart_spec)
             self.put(ws, row, 0, chart_spec.title, self.head)
@@ -358,7 +528,13 @@ class _RollupSheets:
                 chart.set_y_axis({"reverse": True})  # categories top-down, in the table's order
             ws.insert_chart(row, 3, chart, {"x_scale": 1.4, "y_scale": 1.2})
             row = max(last + 2, row + 20)
+            breaks.append(row)
         ws.set_column(0, 0, 30)
+        # Each chart with its figures on a page of its own.
+        ws.set_h_pagebreaks(breaks[:-1])
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
 
     def _series(self, chart_spec: Chart) -> tuple[list[str], list[Any]]:
         if chart_spec.by == "row_groups":

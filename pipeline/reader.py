@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .findings import Finding, finding
-from .spec import Spec, available_formats, get_spec, split_cell
+from .spec import Spec, available_formats, get_spec, split_cell, version_key
 from .xlexpr import col_index, col_letters
 from .xlsxread import Workbook, WorkbookError, read_workbook
 
@@ -352,21 +352,33 @@ def _extract(sub: Submission, wb: Workbook) -> None:
         sub.office[fld.id] = value.strip() if isinstance(value, str) else value
     prose_sheet = sub.renamed.get(spec.prose.sheet, spec.prose.sheet)
     for fld in spec.prose.fields:
-        value = _name_value(wb, spec.name_for(f"prose.{fld.section}"))
+        name = spec.name_for(f"prose.{fld.id}")
+        if not _has_part(sub, fld.since, name, wb):
+            continue  # a cell this workbook's (older) template does not have
+        value = _name_value(wb, name)
         if value is None and prose_sheet in wb.sheets:
             value = wb.sheets[prose_sheet].value(fld.cell)
         if isinstance(value, str):
-            sub.prose[fld.section] = value
+            sub.prose[fld.id] = value
         elif sub.identified_by != "labels" and prose_sheet in wb.sheets:
-            sub.prose[fld.section] = ""  # the text's cell is there, and blank (a copied table has none)
+            sub.prose[fld.id] = ""  # the text's cell is there, and blank (a copied table has none)
     ex = spec.explanation
-    if ex:
+    if ex and _has_part(sub, ex.since, spec.name_for("explanation"), wb):
         value = _name_value(wb, spec.name_for("explanation"))
         ex_sheet = sub.renamed.get(ex.sheet, ex.sheet)
         if value is None and sub.identified_by != "labels" and ex_sheet in wb.sheets:
             value = wb.sheets[ex_sheet].value(ex.cell)
         if value is not None and str(value).strip():
             sub.explanation = str(value).strip()
+
+
+def _has_part(sub: Submission, since: str | None, name: str, wb: Workbook) -> bool:
+    """Whether the workbook has a part the template added in version ``since``: its defined name says so;
+    a workbook of an older version does not (its cells there hold something else, or nothing)."""
+    if since is None or name in wb.names:
+        return True
+    version = sub.meta.get("template_version")
+    return version is None or version_key(version) >= version_key(since)
 
 
 def _value_beside_label(wb: Workbook, label: str) -> Any:

@@ -28,6 +28,7 @@ from .spec import Figure, Rule, RuleInstance, Spec, input_parts
 from .xlexpr import (
     Arith,
     Cells,
+    Concat,
     Cmp,
     CountNegative,
     CountNot,
@@ -896,8 +897,14 @@ class ProseAgainstTables(Kind):
         return out
 
     def _match(self, rule, inst, pattern, m, sentence, values, ctx, spec) -> list[Finding]:
-        # The sentence is quoted in the message; the finding sits on the text's cell (the office may fix either).
-        cell = ctx.prose_cells.get(inst.params.section, (None, None)) if ctx is not None else (None, None)
+        # The sentence is quoted in the message; the finding sits on the cell that holds it (the office may fix
+        # the text or the table): one of the section's topics, or the section's own cell.
+        cell = (None, None)
+        if ctx is not None:
+            section = inst.params.section
+            keys = [f.id for f in spec.prose.fields if f.section == section and f.id != section] + [section]
+            key = next((k for k in keys if sentence in (ctx.prose.get(k) or "")), section)
+            cell = ctx.prose_cells.get(key, ctx.prose_cells.get(section, (None, None)))
 
         def where(fid):
             return cell
@@ -998,24 +1005,40 @@ class ProseLength(Kind):
         if p.section not in ctx.prose or (p.when_nonzero and not sum(ctx.values[f] for f in p.when_nonzero)):
             # No text was found at all (tables copied into another workbook), or nothing calls for it.
             return [(self._out(inst, "not_applicable"), None)]
-        problem = self.problem(p, ctx.prose.get(p.section), ctx.values)
+        # A section's text is measured as its cells hold it: its topics' headings are not the office's words.
+        written = self._cells_text(ctx.spec, p.section, ctx.prose)
+        problem = self.problem(p, written, ctx.values)
         if problem is None:
             return [(self._out(inst, "pass"), None)]
-        text = _fill(rule.messages.get(problem, rule.message), section=ctx.spec.section(p.section).heading,
-                     actual=len(_visible(ctx.prose.get(p.section))), min=p.min_chars,
+        text = _fill(rule.messages.get(problem, rule.message), section=ctx.spec.text_heading(p.section),
+                     actual=len(_visible(written)), min=p.min_chars,
                      words="、".join(p.must_mention),
                      count=sum(ctx.values[f] for f in p.when_nonzero) if p.when_nonzero else None)
         return [(self._out(inst, "missing" if problem == "blank" else "fail"), _finding(inst, ctx, None, text, where=where))]
 
+    @staticmethod
+    def _fields(spec, key: str):
+        """The cells of a text: a topic's own, or a section's with all its topics."""
+        own = [f for f in spec.prose.fields if f.id == key]
+        if own and own[0].label is None:
+            return [f for f in spec.prose.fields if f.section == own[0].section]
+        return own
+
+    def _cells_text(self, spec, key: str, prose: dict[str, str]) -> str | None:
+        fields = self._fields(spec, key)
+        if not any(f.id in prose for f in fields):
+            return prose.get(key)
+        return "".join(prose.get(f.id) or "" for f in fields)
+
     def live(self, spec, inst, level):
         p = inst.params
-        field = next(f for f in spec.prose.fields if f.section == p.section)
-        cell: Expr = Ref(spec.prose.sheet, field.cell)
+        refs = [Ref(spec.prose.sheet, f.cell) for f in self._fields(spec, p.section)]
+        cell: Expr = refs[0] if len(refs) == 1 else Concat(tuple(refs))
         for old in (Text(" "), Text("\u3000"), Func("CHAR", (Num(10),)), Func("CHAR", (Num(13),))):
             cell = Func("SUBSTITUTE", (cell, old, Text("")))
         length = Func("LEN", (cell,))
         msgs = inst.rule.messages
-        static = {"section": spec.section(p.section).heading, "min": p.min_chars, "words": "、".join(p.must_mention)}
+        static = {"section": spec.text_heading(p.section), "min": p.min_chars, "words": "、".join(p.must_mention)}
         if p.when_nonzero:
             static["count"] = ""
         dynamic = {"actual": length}
@@ -1091,7 +1114,7 @@ class Similarity(Kind):
                 where: tuple[str | None, str | None]) -> Finding:
         """The finding for a section that repeats ``other``'s text to this degree."""
         p, rule = inst.params, inst.rule
-        text = _fill(rule.message, section=spec.section(section).heading, other=other,
+        text = _fill(rule.message, section=spec.text_heading(section), other=other,
                      similarity=f"{score * 100:.0f}%", threshold=f"{p.threshold * 100:.0f}%")
         return Finding(rule.code, rule.severity, text, where[0], where[1], None, rule.id,
                        f"低于{p.threshold * 100:.0f}%", f"{score * 100:.0f}%", "相似度上限", f"与{other}的相似度")

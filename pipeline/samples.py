@@ -99,7 +99,8 @@ def _late_applications(spec, values, prose):
     k = max(2, int(t["t3.new.total"] + t["t3.carried_over.total"]))  # as many again, all carried forward
     values["t3.new.natural"] += k
     values["t3.carry_forward.natural"] += k
-    prose["s1"] = _retotal(spec, values, prose["s1"])
+    for key in list(prose):
+        prose[key] = _retotal(spec, values, prose[key])
     return "结转下年度的申请占比较高（单位在“情况说明”中作了解释）"
 
 
@@ -165,6 +166,43 @@ def seed_sample() -> Sample:
                                         prose=data["prose"]), "公开的真实报告（2020年），表二第（八）项“本年增/减”空白")
 
 
+COUNTY_TEXTS_FILE = "县本级文字.md"
+# The county's own text, as the coordinator writes it for the rollup (xxgk merge --texts): each part under
+# the heading the report prints. No figures in it: the tables and the generated sentences carry those.
+COUNTY_TEXTS = """# 一、总体情况
+
+{year}年，青溪县深入贯彻落实《中华人民共和国政府信息公开条例》，坚持以公开为常态、不公开为例外，围绕县委县政府中心工作和群众关切，推进政务公开标准化规范化。
+
+## （一）主动公开
+
+县政府门户网站政府信息公开专栏集中发布法定主动公开内容，重点领域信息按目录及时更新；重要政策文件同步发布解读材料，以图解、问答等形式说明政策要点。
+
+## （二）依申请公开
+
+各单位严格执行收文登记、承办、审核、答复流程，在法定期限内答复；对答复不规范的问题开展专项检查，逐件整改。
+
+## （三）政府信息管理
+
+建立公文公开属性源头认定机制，落实保密审查；对行政规范性文件开展清理，清理结果向社会公开。
+
+## （四）政府信息公开平台建设
+
+完成县政府门户网站集约化改造，规范政务新媒体管理；在县政务服务中心设立政府信息公开查阅点。
+
+## （五）监督保障
+
+将政务公开纳入年度绩效考核，组织全县政务公开业务培训；聘请社会评议员开展评议。
+
+# 五、存在的主要问题及改进情况
+
+存在的主要问题：部分乡镇公开内容更新不及时，政策解读形式较为单一。改进情况：建立季度检查通报制度，推广图解、视频等解读方式，提升解读质量。
+
+# 六、其他需要报告的事项
+
+无其他需要报告的事项。
+"""
+
+
 def roster_csv() -> str:
     return roster_to_csv(ROSTER)
 
@@ -182,6 +220,7 @@ def write_samples(outdir: str | Path, year: int = SAMPLE_YEAR) -> list[tuple[Pat
         path = outdir / office_filename(sample.office, year, sample.spec)
         write_workbook(sample.spec, path, sample.filling)
         written.append((path, sample.mistake))
+    atomic_write_text(outdir / COUNTY_TEXTS_FILE, COUNTY_TEXTS.format(year=year))
     write_sample_mail(outdir / "mail", year)
     write_round2_mail(outdir / "mail-round2", year)
     seed = seed_sample()

@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
@@ -150,6 +150,8 @@ class Table:
     widths: dict[str, float]
     landscape: bool
     freeze: str | None
+    report_landscape: bool = False  # printed on a landscape page of the Word report
+    report_widths: dict[str, float] = field(default_factory=dict)  # the Word report's widths, where not the template's
 
     @property
     def rows(self) -> tuple[Row, ...]:
@@ -203,12 +205,18 @@ class Section:
 
 @dataclass(frozen=True)
 class ProseField:
+    """A text cell: a section's own (id = section id) or one of its topics (id "s1.1", with a label)."""
+
+    id: str
     section: str
+    label: str | None  # the topic's heading, e.g. （一）主动公开 (None: the section's heading)
     label_cell: str
     cell: str
     merge_to: str
     height: float
     hint: str
+    since: str | None = None  # the template version that added it
+    required: bool = False  # the published report needs it written (not blank, not only 无)
 
 
 @dataclass(frozen=True)
@@ -217,6 +225,7 @@ class ProseSheet:
     widths: dict[str, float]
     title: Text
     fields: tuple[ProseField, ...]
+    empty_words: tuple[str, ...] = ()  # what counts as not written ("无", "暂无")
 
 
 @dataclass(frozen=True)
@@ -417,6 +426,42 @@ class Spec:
     def sheet_name(self, sheet_id: str) -> str:
         return self.sheets[sheet_id]
 
+    def text_heading(self, key: str) -> str:
+        """The heading of a text: a section's (一、总体情况) or a topic's (（一）主动公开)."""
+        field = next((f for f in self.prose.fields if f.id == key and f.label), None)
+        return field.label if field else self.section(key).heading
+
+    def joined_texts(self, parts: dict[str, str]) -> dict[str, str]:
+        """The texts the rules read: each section whole (its topics under their headings), and each topic."""
+        out = dict(parts)
+        for section in {f.section for f in self.prose.fields}:
+            fields = [f for f in self.prose.fields if f.section == section and f.id in parts]
+            if fields:
+                out[section] = "\n".join(f"{f.label}\n{parts[f.id]}" if f.label else parts[f.id]
+                                         for f in fields if parts[f.id] or not f.label).strip("\n")
+        return out
+
+    def required_texts(self, present: Iterable[str]) -> list[ProseField]:
+        """The texts a published report needs, of a workbook holding the text cells ``present``.
+
+        A section whose required topics the workbook lacks (an earlier template version) needs its own text.
+        """
+        present = set(present)
+        out: list[ProseField] = []
+        for f in self.prose.fields:
+            if f.required and f.id in present:
+                out.append(f)
+            elif f.label is None and f.id in present and not f.required:
+                topics = [t for t in self.prose.fields if t.section == f.section and t.label and t.required]
+                if topics and not any(t.id in present for t in topics):
+                    out.append(f)
+        return out
+
+    def is_written(self, text: str | None) -> bool:
+        """Whether a text says something: not blank, not only one of the spec's empty words (无)."""
+        visible = re.sub(r"\s+", "", text or "")
+        return bool(visible) and visible not in self.prose.empty_words
+
     def section(self, section_id: str) -> Section:
         return next(s for s in self.sections if s.id == section_id)
 
@@ -472,7 +517,7 @@ class Spec:
                 "figures": [(f.id, f.sheet, f.cell, f.name, f.type, list(f.sum)) for f in self.figures],
                 "labels": [(lb.sheet, lb.cells, lb.text) for lb in self.labels()],
                 "office": [(f.id, f.cell) for f in self.office.fields],
-                "prose": [(f.section, f.cell) for f in self.prose.fields],
+                "prose": [(f.id, f.cell) for f in self.prose.fields],
                 **({"explanation": self.explanation.cell} if self.explanation else {}),
             }
             self._layout = hashlib.sha256(json.dumps(layout, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
@@ -530,6 +575,14 @@ def recompute(spec: Spec, values: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def version_key(version: Any) -> tuple[int, ...]:
+    """"2021.2" → (2021, 2), for comparing template versions (an unreadable one sorts first)."""
+    try:
+        return tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        return ()
+
+
 def input_parts(spec: Spec, fid: str) -> list[str]:
     """The input figures a figure is made of (itself if it is an input)."""
     fig = spec.figure(fid)
@@ -566,7 +619,8 @@ def _table(raw: dict[str, Any], t: dict[str, Any]) -> Table:
     heading = t["heading"]
     return Table(t["id"], t["table"], raw["sheets"][t["sheet"]], heading["cells"], heading.get("section"),
                  heading.get("text"), tuple(_text(lb) for lb in t.get("labels") or ()), blocks,
-                 dict(t.get("widths") or {}), bool(t.get("landscape")), t.get("freeze"))
+                 dict(t.get("widths") or {}), bool(t.get("landscape")), t.get("freeze"),
+                 bool(t.get("report_landscape")), dict(t.get("report_widths") or {}))
 
 
 def _types(raw: dict[str, Any]) -> dict[str, ValueType]:
@@ -705,7 +759,7 @@ def _validate_layout(spec: Spec) -> None:
     for fld in spec.office.fields:
         claim(spec.office.sheet, fld.cell, f"单位信息 {fld.id}")
     for fld in spec.prose.fields:
-        claim(spec.prose.sheet, fld.cell, f"文字 {fld.section}")
+        claim(spec.prose.sheet, fld.cell, f"文字 {fld.id}")
     if spec.explanation:
         claim(spec.explanation.sheet, spec.explanation.cell, "情况说明")
 
@@ -719,7 +773,7 @@ def _labels(spec: Spec) -> list[Label]:
     out.append(Label(office.sheet, office.summary.label_cell, office.summary.label, "label"))
     prose = spec.prose
     out.append(Label(prose.sheet, prose.title.cells, prose.title.text, "title"))
-    out += [Label(prose.sheet, f.label_cell, spec.section(f.section).heading, "heading") for f in prose.fields]
+    out += [Label(prose.sheet, f.label_cell, f.label or spec.section(f.section).heading, "heading") for f in prose.fields]
     if spec.explanation:
         ex = spec.explanation
         out.append(Label(ex.sheet, ex.label_cell, ex.label, "heading"))
@@ -754,8 +808,10 @@ def _build(raw: dict[str, Any], sha256: str, path: str) -> Spec:
                 s.get("ok_with_warnings", s["ok"]), s.get("fail_with_warnings", s["fail"])))
     p = raw["prose"]
     prose = ProseSheet(sheets[p["sheet"]], dict(p.get("widths") or {}), _text(p["title"]),
-                       tuple(ProseField(f["section"], f["label_cell"], f["cell"], f["merge_to"], float(f["height"]),
-                                        f["hint"]) for f in p["fields"]))
+                       tuple(ProseField(str(f.get("id", f["section"])), f["section"], f.get("label"), f["label_cell"],
+                                        f["cell"], f["merge_to"], float(f["height"]), f["hint"], f.get("since"),
+                                        bool(f.get("required")))
+                             for f in p["fields"]), tuple(p.get("empty_words") or ()))
     ex = raw.get("explanation")
     explanation = Explanation(sheets[ex["sheet"]], ex.get("since"), ex["label"], ex["label_cell"], ex["cell"],
                               ex["merge_to"], float(ex["height"]), ex["hint"]) if ex else None

@@ -43,6 +43,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "input": {"border": 1, "bg_color": "#FFF2CC", "locked": False, "align": "center"},
     "input_text": {"border": 1, "bg_color": "#FFF2CC", "locked": False, "align": "left", "valign": "top"},
     "prefilled": {"border": 1, "bg_color": "#F2F2F2", "align": "left"},
+    "locked_input": {"border": 1, "bg_color": "#F2F2F2", "align": "center"},
     "computed": {"border": 1, "bg_color": "#E7E6E6", "bold": True, "align": "center"},
     "check": {"border": 1, "align": "left", "font_size": 10},
     "check_label": {"border": 1, "align": "left", "font_size": 10, "italic": True},
@@ -67,6 +68,7 @@ class Filling:
     prose: dict[str, str] = field(default_factory=dict)
     explanation: str | None = None  # the office's 情况说明 for the reviewer
     lock_office: bool = True
+    lock_figures: bool = False  # the rollup: its figures are sums, only its texts are open
     meta: dict[str, str] = field(default_factory=dict)  # provenance (an imported report's source and sha256)
 
 
@@ -238,12 +240,12 @@ class _Writer:
         spec = self.spec
         sheet = spec.prose.sheet
         for fld in spec.prose.fields:
-            section = spec.section(fld.section)
-            self.put(sheet, f"{fld.cell}:{fld.merge_to}", self.filling.prose.get(section.id), self.fmt["input_text"])
+            heading = spec.text_heading(fld.id)
+            self.put(sheet, f"{fld.cell}:{fld.merge_to}", self.filling.prose.get(fld.id), self.fmt["input_text"])
             self.ws(sheet).data_validation(
-                fld.cell, {"validate": "any", "input_title": section.heading[:32], "input_message": fld.hint[:255]})
+                fld.cell, {"validate": "any", "input_title": heading[:32], "input_message": fld.hint[:255]})
             self.ws(sheet).set_row(split_cell(fld.cell)[1] - 1, fld.height)
-            self.wb.define_name(spec.name_for(f"prose.{section.id}"), _abs_ref(sheet, fld.cell))
+            self.wb.define_name(spec.name_for(f"prose.{fld.id}"), _abs_ref(sheet, fld.cell))
         ex = spec.explanation
         if ex:
             self.put(ex.sheet, f"{ex.cell}:{ex.merge_to}", self.filling.explanation, self.fmt["input_text"])
@@ -261,8 +263,11 @@ class _Writer:
             self.wb.define_name(fig.name, _abs_ref(fig.sheet, fig.cell))
             if fig.kind == "input":
                 target = f"{fig.cell}:{fig.merge_to}" if fig.merge_to else fig.cell
-                self.put(sheet, target, self.filling.values.get(fig.id), self.typed_fmt("input", fig.type))
-                self.validate(sheet, fig.cell, fig.type)
+                locked = self.filling.lock_figures
+                self.put(sheet, target, self.filling.values.get(fig.id),
+                         self.typed_fmt("locked_input" if locked else "input", fig.type))
+                if not locked:
+                    self.validate(sheet, fig.cell, fig.type)
         if table.freeze:
             self.ws(sheet).freeze_panes(table.freeze)
 

@@ -51,5 +51,56 @@ def xml_parts(path) -> dict[str, bytes]:
 
 def figure_findings(result):
     """A checked rollup's findings, less those about its texts (the county writes them after merging)."""
-    texts = {"prose-blank", "prose-thin", "fee-statement-missing", "fee-notice-mention"}
+    texts = {"prose-blank", "prose-topic-blank", "prose-thin", "fee-statement-missing", "fee-notice-mention"}
     return [f for f in result.findings if f.code not in texts]
+
+
+# -- what a person sees on paper: LibreOffice's PDF export, read back with poppler ----------------------
+
+def need_pdf_tools() -> None:
+    """Skip (fail in CI) unless LibreOffice and poppler-utils are installed (.ci/run installs them)."""
+    import os
+    import shutil
+
+    import pytest
+
+    if not (shutil.which("soffice") and shutil.which("pdftotext") and shutil.which("pdfinfo")):
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice and poppler-utils are required in CI (.ci/run installs them)")
+        pytest.skip("LibreOffice / poppler-utils not installed")
+
+
+def to_pdf(paths, outdir):
+    """Convert documents and workbooks to PDF with one LibreOffice run, as printing them would."""
+    import subprocess
+    from pathlib import Path
+
+    need_pdf_tools()
+    outdir = Path(outdir)
+    paths = [Path(p) for p in paths]
+    proc = subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{outdir}/lo-profile",
+                           "--convert-to", "pdf", "--outdir", str(outdir), *map(str, paths)],
+                          capture_output=True, text=True, timeout=600)
+    pdfs = [outdir / (p.stem + ".pdf") for p in paths]
+    missing = [p for p in pdfs if not p.exists()]
+    assert not missing, f"LibreOffice wrote no {missing}: {proc.stdout} {proc.stderr}"
+    return pdfs
+
+
+def pdf_pages(pdf) -> list[dict]:
+    """Each page's size in points (width, height) and its text lines as laid out (pdftotext -bbox-layout)."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    xhtml = subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    pages = []
+    for page in ET.fromstring(xhtml).iter(f"{{{ns['h']}}}page"):
+        lines = []
+        for line in page.iter(f"{{{ns['h']}}}line"):
+            words = [w.text or "" for w in line.iter(f"{{{ns['h']}}}word")]
+            lines.append({"text": "".join(words), "x": float(line.get("xMin")), "y": float(line.get("yMin")),
+                          "x2": float(line.get("xMax")), "y2": float(line.get("yMax"))})
+        pages.append({"width": float(page.get("width")), "height": float(page.get("height")), "lines": lines})
+    return pages

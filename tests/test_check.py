@@ -28,11 +28,11 @@ OTHER_PROSE = {"s1": "本镇坚持公开为常态，重点公开惠民资金发�
                "s5": "公开栏更新不及时，今后每月检查一次，重要事项随时更新。"}
 
 
-def make(tmp_path, spec, values=None, office=None, prose=None, name="t.xlsx", seed=3):
+def make(tmp_path, spec, values=None, office=None, prose=None, name="t.xlsx", seed=3, index=0):
     values = consistent_values(spec, random.Random(seed), office_kind="县直部门") if values is None else values
     office = {**OFFICE, "year": spec.years[0], **(office or {})}
-    # Texts that agree with the figures, unless a test gives its own.
-    prose = {**consistent_prose(spec, values, office["year"]), **(prose or {})}
+    # Texts that agree with the figures (each ``index`` its own words), unless a test gives its own.
+    prose = {**consistent_prose(spec, values, office["year"], index=index), **(prose or {})}
     return write_workbook(spec, tmp_path / name, Filling(office=office, values=values, prose=prose))
 
 
@@ -364,7 +364,7 @@ def test_one_bad_file_does_not_stop_the_batch(tmp_path):
     spec = get_spec("2021")
     make(tmp_path, spec, name="a.xlsx")
     (tmp_path / "b.xlsx").write_bytes(b"")
-    make(tmp_path, spec, name="c.xlsx", prose=OTHER_PROSE)
+    make(tmp_path, spec, name="c.xlsx", prose=OTHER_PROSE, index=5)
     (tmp_path / "notes.txt").write_text("ignored in folders")
     report = check_paths([tmp_path])
     assert [(f.path.name, f.status) for f in report.files] == [("a.xlsx", "ok"), ("b.xlsx", "unreadable"), ("c.xlsx", "ok")]
@@ -435,7 +435,7 @@ def test_json_output_equals_library_and_exit_codes(tmp_path):
     make(tmp_path, spec, name="ok.xlsx")
     values = consistent_values(spec, random.Random(3), office_kind="县直部门")
     values["t3.new.natural"] += 1
-    make(tmp_path, spec, values, name="bad.xlsx", prose=OTHER_PROSE)
+    make(tmp_path, spec, values, name="bad.xlsx", prose=OTHER_PROSE, index=5)
     out = runner.invoke(app, ["check", str(tmp_path), "--json"])
     assert out.exit_code == 1
     data = json.loads(out.output)

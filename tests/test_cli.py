@@ -100,3 +100,39 @@ def test_every_command_has_help_and_is_in_the_readme():
         name = command.name or command.callback.__name__
         assert command.callback.__doc__, f"{name} has no help"
         assert f"xxgk {name}" in readme, f"{name} missing from README"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["report"], "缺少参数"),
+    (["report", "x.xlsx", "-o", "y.md", "--bogus"], "没有这个选项：--bogus"),
+    (["check", "--level", "town", "a.xlsx"], "“town”不是可选的值"),
+    (["template", "--year", "abc", "-o", "x.xlsx"], "应当是整数"),
+    (["nosuch"], "没有这个命令"),
+])
+def test_usage_errors_speak_chinese(args, words):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and words in result.output, result.output
+    for english in ("Missing", "No such", "Invalid value", "Try '", "Usage:", "Error", "is not one of", "Input should"):
+        assert english not in result.output, (english, result.output)
+
+
+def test_help_speaks_chinese():
+    for args in (["--help"], ["report", "--help"], ["receive", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0
+        assert "用法：" in result.output and "选项" in result.output and "显示本帮助并退出" in result.output
+        for english in ("Usage", "Show this message", "Options", "Commands", "Arguments", "[required]"):
+            assert english not in result.output, (english, args)
+
+
+def test_the_installed_entry_point_runs_from_any_folder(tmp_path):
+    """`python -m pipeline` (as the `xxgk` script) from a folder that is not the checkout."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "spec", "--json"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["format"] == "2021"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "report"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "缺少参数" in proc.stderr and "用法：xxgk report" in proc.stderr

@@ -1,10 +1,10 @@
-"""The narrative report: numbers equal the figures (checked by rule D6), national tables, golden files, LibreOffice."""
+"""The narrative report: numbers equal the figures (checked by rule D6), national tables, golden files; what may
+be published (whose report, required texts, completeness, contradictions); the 公文 layout as LibreOffice prints it."""
 
 import os
 import random
 import re
 import shutil
-import subprocess
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,29 +13,49 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline import Filling, get_spec, write_workbook
-from pipeline.rules import prose_findings
 from pipeline.cli import app
-from pipeline.fill import consistent_values, totals
-from pipeline.merge import merge
-from pipeline.report import build_report, load_source, number, render_html, render_markdown, report_text, write_report
-from pipeline.samples import write_sample_mail
+from pipeline.fill import consistent_prose, consistent_values, totals
 from pipeline.intake import receive
+from pipeline.merge import merge, read_texts
+from pipeline.report import (ReportRefused, build_report, load_source, notes_path, number, render_html,
+                             render_markdown, report_text, title_lines, write_report)
+from pipeline.rules import prose_findings
+from pipeline.samples import COUNTY_TEXTS, write_sample_mail
 from pipeline.workspace import init_workspace
+
+from helpers import pdf_pages, to_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 OFFICE = ROOT / "samples" / "QX003_青溪县教育局_2025.xlsx"
 HEADINGS = [s.heading for s in get_spec("2021").sections]
+TOPICS = ["（一）主动公开", "（二）依申请公开", "（三）政府信息管理", "（四）政府信息公开平台建设", "（五）监督保障"]
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def rollup(tmp_path_factory):
+def county(tmp_path_factory):
+    """The samples' workspace after the first round of mail (one office missing, some not counted)."""
     tmp = tmp_path_factory.mktemp("county")
     mail = write_sample_mail(tmp / "mail")
-    ws = init_workspace(tmp / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="青溪县")
+    ws = init_workspace(tmp / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="青溪县", code="QX")
     receive(ws, [str(mail[0].parent)])
-    return merge(ws, tmp / "rollup.xlsx").path
+    (tmp / "texts.md").write_text(COUNTY_TEXTS.format(year=2025), encoding="utf-8")
+    return ws, tmp
+
+
+@pytest.fixture(scope="module")
+def rollup(county):
+    """The county rollup with the coordinator's texts written."""
+    ws, tmp = county
+    return merge(ws, tmp / "rollup.xlsx", texts=read_texts(ws.spec, tmp / "texts.md")).path
+
+
+@pytest.fixture(scope="module")
+def blank_rollup(county):
+    """The county rollup as merge leaves it: texts not yet written."""
+    ws, tmp = county
+    return merge(ws, tmp / "blank" / "rollup.xlsx").path
 
 
 def _table_numbers(doc):
@@ -66,7 +86,7 @@ def test_every_number_equals_its_figure(which, rollup, tmp_path):
     doc = build_report(load_source(path))
     d6 = doc.spec  # every prose rule of the format (D6 and its family)
     # The sentences, checked by the same rule that checks offices' own text.
-    assert prose_findings(d6, report_text(doc), doc.figures) == []
+    assert prose_findings(d6, report_text(doc), doc.figures) == [] and doc.contradictions == []
     # HTML: every table cell of a figure shows that figure.
     html = render_html(doc)
     parser = _Cells()
@@ -88,17 +108,18 @@ def test_every_number_equals_its_figure(which, rollup, tmp_path):
     assert prose_findings(d6, md.replace("\\", ""), doc.figures) == []
     for heading in HEADINGS:
         assert f"## {heading}" in md and f"<h2>{heading}</h2>" in html
+    for topic in TOPICS:  # 总体情况's five topics, as subheadings
+        assert f"### {topic}" in md and f"<h3>{topic}</h3>" in html
     # DOCX: text and the national tables.
     from docx import Document
+    from docx.oxml.ns import qn
 
-    out = write_report(path, tmp_path / "r.docx")
+    out = write_report(path, tmp_path / "r.docx", allow_incomplete=True)
     d = Document(str(tmp_path / "r.docx"))
     text = "\n".join(p.text for p in d.paragraphs)
     assert prose_findings(d6, text, doc.figures) == []
-    for heading in HEADINGS:
-        assert heading in [p.text for p in d.paragraphs if p.style.name == "Heading 1"]
-    from docx.oxml.ns import qn
-
+    assert [p.text for p in d.paragraphs if p.style.name == "Heading 1"] == HEADINGS
+    assert [p.text for p in d.paragraphs if p.style.name == "Heading 2"] == TOPICS
     docx_numbers = Counter()
     for table in d.tables:
         for tc in table._tbl.iter(qn("w:tc")):  # each physical cell once, merged ones included
@@ -106,7 +127,7 @@ def test_every_number_equals_its_figure(which, rollup, tmp_path):
             if re.fullmatch(r"[\d.]+", text):
                 docx_numbers[text] += 1
     assert docx_numbers - Counter() >= expected
-    assert out.title.endswith("2025年政府信息公开工作年度报告")
+    assert out.doc.title.endswith("2025年政府信息公开工作年度报告")
 
 
 def test_golden_markdown(rollup, tmp_path):
@@ -127,47 +148,248 @@ def test_golden_html_without_charts(rollup):
         assert html == golden.read_text(encoding="utf-8"), f"{name} differs (XXGK_UPDATE_GOLDEN=1 to accept)"
 
 
-def test_county_report_has_charts_and_breakdown(rollup):
+def test_county_report_has_charts_and_breakdown_under_applications(rollup):
     doc = build_report(load_source(rollup))
-    assert [c.title for s in doc.sections for c in s.charts] == ["各类单位收到的政府信息公开申请（件）", "依申请公开办理结果（件）"]
+    s3 = doc.sections[2]
+    assert [c.title for c in s3.charts] == ["各类单位收到的政府信息公开申请（件）", "依申请公开办理结果（件）"]
+    assert [caption for caption, _, _ in s3.extra_tables][0] == "按单位类型汇总"
     html = render_html(doc)
     assert html.count("<svg") == 2 and "按单位类型汇总" in html
-    assert "应报12个单位，已报11个" in report_text(doc)
 
 
-def _office(tmp_path, values, prose=None, name="o.xlsx", year=2025):
+# -- whose report -------------------------------------------------------------------------
+
+def test_rollup_carries_the_workspaces_unit_and_the_report_its_name(rollup, tmp_path):
+    source = load_source(rollup)
+    assert source.sub.office["name"] == "青溪县" and source.sub.office["code"] == "QX"
+    doc = build_report(source)
+    assert doc.title == "青溪县2025年政府信息公开工作年度报告"
+    assert "青溪县2025年度" in doc.preamble[0]
+    assert "本级" not in report_text(doc) and "（汇总）" not in report_text(doc)
+    out = tmp_path / "县报告.md"
+    result = runner.invoke(app, ["report", str(rollup), "-o", str(out), "--allow-incomplete", "--name", "青溪县人民政府"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("# 青溪县人民政府2025年政府信息公开工作年度报告")
+
+
+def test_a_rollup_without_a_unit_name_asks_for_one(county, tmp_path):
+    ws, _ = county
+    ws.settings["name"] = ""  # a rollup written before the workspace had a name (it was titled 本级)
+    try:
+        path = merge(ws, tmp_path / "r.xlsx").path
+    finally:
+        ws.settings["name"] = "青溪县"
+    result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.md"), "--draft", "--allow-incomplete"])
+    assert result.exit_code == 2 and "--name" in result.output and not (tmp_path / "r.md").exists()
+
+
+# -- the county's own text ------------------------------------------------------------------
+
+def test_rollup_figures_are_locked_and_its_texts_open(blank_rollup):
+    import openpyxl
+
     spec = get_spec("2021")
-    office = {"name": "测试县某局", "kind": "县直部门", "code": "T1", "year": year, "filler": "x", "phone": "1", "date": "2026-01-01"}
-    return write_workbook(spec, tmp_path / name, Filling(office=office, values=values, prose=prose or {}))
+    wb = openpyxl.load_workbook(blank_rollup)
+    for f in spec.inputs()[:20]:
+        assert wb[f.sheet][f.cell].protection.locked, f.id
+    for fld in spec.prose.fields:
+        assert not wb[spec.prose.sheet][fld.cell].protection.locked, fld.id
+        assert wb[spec.prose.sheet][fld.cell].value is None
+    assert [wb[spec.prose.sheet][fld.label_cell].value for fld in spec.prose.fields if fld.label] == TOPICS
 
 
-def test_zero_cases_read_naturally(tmp_path):
+def test_report_refuses_blank_required_texts_and_drafts_with_placeholders(blank_rollup, tmp_path):
+    out = tmp_path / "县报告.docx"
+    result = runner.invoke(app, ["report", str(blank_rollup), "-o", str(out), "--allow-incomplete"])
+    assert result.exit_code == 1, result.output
+    assert "以下文字尚未填写" in result.output and "--draft" in result.output
+    for heading in TOPICS + ["五、存在的主要问题及改进情况"]:
+        assert heading in result.output
+    assert not out.exists() and not notes_path(out).exists()
+    # --draft: the same report with 【待补充】 where the text goes, marked 征求意见稿.
+    result = runner.invoke(app, ["report", str(blank_rollup), "-o", str(out), "--allow-incomplete", "--draft"])
+    assert result.exit_code == 0, result.output
+    from docx import Document
+
+    d = Document(str(out))
+    texts = [p.text for p in d.paragraphs]
+    assert "（征求意见稿）" in texts[:3]
+    for topic in TOPICS:
+        assert f"【待补充：{topic}】" in texts
+    assert "【待补充：五、存在的主要问题及改进情况】" in texts
+    md = tmp_path / "县报告.md"
+    assert runner.invoke(app, ["report", str(blank_rollup), "-o", str(md), "--allow-incomplete", "--draft"]).exit_code == 0
+    assert "（征求意见稿）" in md.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text", ["", "无", "  无。 ", "暂无"])
+def test_only_none_is_not_written(tmp_path, text):
     spec = get_spec("2021")
-    path = _office(tmp_path, {f.id: 0 for f in spec.inputs()})
-    text = report_text(build_report(load_source(path)))
-    assert "本年度未收到政府信息公开申请" in text
-    assert "本年度未发生因政府信息公开工作引起的行政复议、行政诉讼" in text
-    assert "未收取信息处理费" in text
-    assert "0件" not in text
+    values = consistent_values(spec, random.Random(5), office_kind="县直部门")
+    prose = consistent_prose(spec, values, 2025)
+    prose["s5"] = text
+    path = _office(tmp_path, values, prose)
+    with pytest.raises(ReportRefused) as exc:
+        write_report(path, tmp_path / "r.md")
+    assert "五、存在的主要问题及改进情况" in str(exc.value)
 
 
-def test_year_over_year(tmp_path):
+def test_a_workbook_of_the_earlier_template_needs_its_whole_text(tmp_path):
+    """A 2021.1 workbook has no topic cells: its 一、总体情况 cell is what must be written."""
+    spec = get_spec("2021")
+    assert [f.id for f in spec.required_texts(["s1", "s5", "s6"])] == ["s1", "s5"]
+    assert [f.id for f in spec.required_texts([f.id for f in spec.prose.fields])] == [
+        "s1.1", "s1.2", "s1.3", "s1.4", "s1.5", "s5"]
+
+
+# -- only publishable text ----------------------------------------------------------------
+
+def test_completeness_goes_to_the_notes_never_into_the_report(rollup, tmp_path):
+    out = tmp_path / "县报告.md"
+    refused = runner.invoke(app, ["report", str(rollup), "-o", str(out)])
+    assert refused.exit_code == 1 and "汇总不完整" in refused.output and "--allow-incomplete" in refused.output
+    assert not out.exists()
+    result = runner.invoke(app, ["report", str(rollup), "-o", str(out), "--allow-incomplete"])
+    assert result.exit_code == 0, result.output
+    published = out.read_text(encoding="utf-8")
+    for internal in ("未报送", "未计入", "应报", "已退回", "无法采用", "sha256"):
+        assert internal not in published, internal
+    notes = notes_path(out).read_text(encoding="utf-8")
+    assert notes_path(out).name == "县报告.编制说明.md"
+    assert "应报12个单位，已报11个" in notes and "未报送：青溪县生态环境分局（QX006）" in notes
+    assert "不属于公开的年度报告" in notes
+
+
+def test_a_rollup_of_no_office_is_never_reported(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("单位代码,单位名称,单位类型,联系邮箱\nA1,甲局,县直部门,\n", encoding="utf-8")
+    ws = init_workspace(tmp_path / "ws", roster, 2025, "2026-01-31", name="空县")
+    path = merge(ws, tmp_path / "r.xlsx").path
+    result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.md"), "--allow-incomplete", "--draft",
+                                 "--force"])
+    assert result.exit_code == 1 and "没有计入任何单位" in result.output
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_merging_again_keeps_the_coordinators_texts(county, tmp_path):
+    ws, tmp = county
+    out = tmp_path / "r.xlsx"
+    merge(ws, out, texts={"s1.1": "主动公开的情况。", "s5": "问题和改进。"})
+    again = merge(ws, out)
+    assert again.kept_texts == ["s1.1", "s5"]
+    sub = load_source(out).sub
+    assert sub.prose["s1.1"] == "主动公开的情况。" and sub.prose["s5"] == "问题和改进。"
+
+
+def test_texts_file_is_read_by_its_headings(tmp_path):
+    spec = get_spec("2021")
+    path = tmp_path / "t.md"
+    path.write_text(COUNTY_TEXTS.format(year=2025), encoding="utf-8")
+    texts = read_texts(spec, path)
+    assert sorted(texts) == ["s1", "s1.1", "s1.2", "s1.3", "s1.4", "s1.5", "s5", "s6"]
+    assert texts["s1.4"].startswith("完成县政府门户网站集约化改造")
+    for bad, words in (("# 三、收到和处理政府信息公开申请情况\n正文", "由表格数据生成"),
+                       ("## 其他\n正文", "无法识别的标题"), ("正文", "缺少标题"), ("# 一、总体情况\n", "没有找到")):
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(Exception) as exc:
+            read_texts(spec, path)
+        assert words in str(exc.value)
+
+
+# -- text and tables agree ------------------------------------------------------------------
+
+def _office(tmp_path, values, prose=None, name="o.xlsx", year=2025, fmt="2021"):
+    spec = get_spec(fmt)
+    office = {"name": "测试县某局", "kind": "县直部门", "code": "T1", "year": year, "filler": "x", "phone": "1",
+              "date": f"{year + 1}-01-01"}
+    if prose is None:
+        prose = consistent_prose(spec, values, year)
+    return write_workbook(spec, tmp_path / name, Filling(office=office, values=values, prose=prose))
+
+
+def test_a_contradiction_stops_the_report(tmp_path):
+    spec = get_spec("2021")
+    values = consistent_values(spec, random.Random(7), office_kind="县直部门")
+    received = totals(spec, values)["t3.new.total"]
+    prose = consistent_prose(spec, values, 2025)
+    prose["s1.2"] = f"本年度共收到政府信息公开申请{received + 1}件，均按时答复。"
+    path = _office(tmp_path, values, prose)
+    out = tmp_path / "r.docx"
+    result = runner.invoke(app, ["report", str(path), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert f"文字“本年度共收到政府信息公开申请{received + 1}件" in result.output and f"表格中的{received}件" in result.output
+    assert "--force" in result.output and not out.exists()
+    forced = runner.invoke(app, ["report", str(path), "-o", str(out), "--force"])
+    assert forced.exit_code == 0 and "照写了1处文字与表格不一致" in forced.output
+    assert f"申请{received + 1}件" in notes_path(out).read_text(encoding="utf-8")
+
+
+def test_generated_sentences_are_checked_too(tmp_path):
+    """An edited sentence template that prints a wrong number is caught before anything is written."""
+    spec = get_spec("2021")
+    values = consistent_values(spec, random.Random(8), office_kind="县直部门")
+    path = _office(tmp_path, values)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    original = (ROOT / "templates" / "report" / "sentences.j2").read_text(encoding="utf-8")
+    (mine / "sentences.j2").write_text(original.replace('办结{{ n(done) }}件', '办结{{ n(done + 1) }}件'),
+                                       encoding="utf-8")
+    result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.md"), "--templates", str(mine)])
+    assert result.exit_code == 1 and "文字与表格不一致" in result.output and "办结" in result.output
+    # The folder need not hold every template: the rest come from the package.
+    (mine / "sentences.j2").write_text(original, encoding="utf-8")
+    ok = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.html"), "--templates", str(mine)])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_year_over_year_with_percentages(tmp_path):
     spec = get_spec("2021")
     last = consistent_values(spec, random.Random(1), office_kind="县直部门")
     this = consistent_values(spec, random.Random(2), office_kind="县直部门")
     prev = _office(tmp_path, last, name="2024.xlsx", year=2024)
     cur = _office(tmp_path, this, name="2025.xlsx")
     doc = build_report(load_source(cur), load_source(prev))
-    d = totals(spec, this)["t3.new.total"] - totals(spec, last)["t3.new.total"]
-    phrase = f"较上年增加{number(d)}件" if d > 0 else (f"较上年减少{number(-d)}件" if d < 0 else "与上年持平")
-    assert phrase in report_text(doc)
+    before, now = totals(spec, last)["t3.new.total"], totals(spec, this)["t3.new.total"]
+    d = now - before
+    if d > 0:
+        phrase = f"较上年增加{number(d)}件，增长{d / before * 100:.1f}%"
+    elif d < 0:
+        phrase = f"较上年减少{number(-d)}件，下降{-d / before * 100:.1f}%"
+    else:
+        phrase = "与上年持平"
+    assert f"收到政府信息公开申请{number(now)}件，{phrase}" in report_text(doc)
+    result = runner.invoke(app, ["report", str(cur), "-o", str(tmp_path / "r.md"), "--previous", str(prev)])
+    assert result.exit_code == 0 and phrase in (tmp_path / "r.md").read_text(encoding="utf-8")
+
+
+def test_zero_cases_read_naturally(tmp_path):
+    spec = get_spec("2021")
+    zeros = {f.id: 0 for f in spec.inputs()}
+    path = _office(tmp_path, zeros)
+    text = report_text(build_report(load_source(path)))
+    assert "本年度未收到政府信息公开申请" in text
+    assert "本年度未发生因政府信息公开工作引起的行政复议、行政诉讼" in text
+    assert "未收取信息处理费" in text
+
+
+@pytest.mark.parametrize("fmt", ["2021", "2019"])
+def test_every_nonzero_table_two_figure_is_in_the_text(fmt, tmp_path):
+    spec = get_spec(fmt)
+    year = 2025 if fmt == "2021" else 2020
+    for fig in [f for f in spec.inputs() if f.table_id == "t2"]:
+        values = {f.id: 0 for f in spec.inputs()}
+        values[fig.id] = 37.5 if spec.types[fig.type].number != "integer" else (-37 if fig.type == "signed_count" else 37)
+        doc = build_report(load_source(_office(tmp_path, values, name=f"{fig.id}.xlsx", year=year, fmt=fmt)))
+        s2 = "".join(doc.sections[1].paragraphs)
+        assert number(abs(values[fig.id])) in s2, (fig.id, s2)
 
 
 def test_office_prose_is_data_not_template(tmp_path):
     spec = get_spec("2021")
     values = consistent_values(spec, random.Random(3), office_kind="县直部门")
-    prose = {"s1": "{{ 7*7 }}{% for x in range(3) %}x{% endfor %}<script>alert(1)</script> *强调* | 竖线",
-             "s5": "# 不是标题", "s6": "=1+1"}
+    prose = consistent_prose(spec, values, 2025)
+    prose.update({"s1": "{{ 7*7 }}{% for x in range(3) %}x{% endfor %}<script>alert(1)</script> *强调* | 竖线",
+                  "s5": "# 不是标题", "s6": "=1+1"})
     path = _office(tmp_path, values, prose)
     doc = build_report(load_source(path))
     html = render_html(doc)
@@ -190,22 +412,76 @@ def test_report_refuses_a_workbook_with_errors(tmp_path):
     assert bad.exit_code == 2
 
 
-def test_docx_opens_in_libreoffice(rollup, tmp_path):
-    if not shutil.which("soffice") or not shutil.which("pdftotext"):
-        if os.environ.get("CI"):
-            pytest.fail("LibreOffice Writer and poppler-utils are required in CI (.ci/run installs them)")
-        pytest.skip("LibreOffice Writer / pdftotext not installed")
-    write_report(rollup, tmp_path / "county.docx")
-    proc = subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(tmp_path / "county.docx")],
-                          capture_output=True, text=True, timeout=300)
-    pdf = tmp_path / "county.pdf"
-    assert pdf.exists(), proc.stdout + proc.stderr
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
-    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
-    assert pages >= 3
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    text = re.sub(r"\s+", "", text)  # pdftotext spaces out digits among Chinese and breaks lines
-    for heading in HEADINGS:
-        assert heading in text, heading
-    assert "青溪县2025年政府信息公开工作年度报告" in text
+# -- the document as a 公文 -------------------------------------------------------------------
+
+@pytest.mark.parametrize("title, lines", [
+    ("青溪县2025年政府信息公开工作年度报告", ["青溪县2025年政府信息公开工作年度报告"]),
+    ("青溪县人民政府办公室2025年政府信息公开工作年度报告", ["青溪县人民政府办公室2025年", "政府信息公开工作年度报告"]),
+    ("某局2025年政府信息公开工作年度报告", ["某局2025年政府信息公开工作年度报告"]),
+    ("青溪县住房和城乡建设局综合行政执法大队城关中队2025年政府信息公开工作年度报告",
+     ["青溪县住房和城乡建设局综合", "行政执法大队城关中队2025年", "政府信息公开工作年度报告"]),
+])
+def test_title_lines_are_balanced(title, lines):
+    assert title_lines(title) == lines
+    assert all(len(line) > 1 for line in lines)
+
+
+def test_docx_layout(rollup, tmp_path):
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml.ns import qn
+
+    out = write_report(rollup, tmp_path / "r.docx", allow_incomplete=True).path
+    d = Document(str(out))
+    title = d.paragraphs[0]
+    assert title.style.name == "Title" and title.text == "青溪县2025年政府信息公开工作年度报告"
+    assert title.style.font.size.pt == 22 and d.styles["Normal"].font.size.pt == 16
+    assert d.styles["Heading 1"].element.rPr.rFonts.get(qn("w:eastAsia")) == "黑体"
+    assert d.styles["Heading 2"].element.rPr.rFonts.get(qn("w:eastAsia")).startswith("楷体")
+    orient = [s.orientation for s in d.sections]
+    assert orient == [WD_ORIENT.PORTRAIT, WD_ORIENT.LANDSCAPE, WD_ORIENT.PORTRAIT]  # table 四 on its own page
+    first = d.sections[0]
+    assert round(first.top_margin.mm) == 37 and round(first.left_margin.mm) == 28
+    for table in d.tables:
+        rows = table._tbl.findall(qn("w:tr"))
+        assert rows[0].find(f"{qn('w:trPr')}/{qn('w:tblHeader')}") is not None
+        assert all(r.find(f"{qn('w:trPr')}/{qn('w:cantSplit')}") is not None for r in rows)
+    assert d.settings.odd_and_even_pages_header_footer
+    # A title too long for one line breaks where title_lines says, with a line break, not a second paragraph.
+    long = write_report(rollup, tmp_path / "l.docx", allow_incomplete=True, name="青溪县人民政府办公室").path
+    title = Document(str(long)).paragraphs[0]
+    assert len(title._p.findall(f".//{qn('w:br')}")) == 1 and title.text == "青溪县人民政府办公室2025年\n政府信息公开工作年度报告"
+    assert "PAGE" in d.sections[0].footer._element.xml and "PAGE" in d.sections[0].even_page_footer._element.xml
+
+
+def _one_character_lines(lines):
+    """Lines that hold a single Chinese character: a word broken one character per line."""
+    return [ln["text"] for ln in lines if re.fullmatch(r"[\u4e00-\u9fff]", ln["text"])]
+
+
+def test_docx_prints_as_a_document(rollup, tmp_path):
+    """LibreOffice's PDF of the county report: the title whole, table 四 landscape with readable headers."""
+    out = write_report(rollup, tmp_path / "county.docx", allow_incomplete=True).path
+    (pdf,) = to_pdf([out], tmp_path)
+    pages = pdf_pages(pdf)
+    assert len(pages) >= 4
+    first = [ln["text"] for ln in pages[0]["lines"]]
+    assert first[0] == "青溪县2025年政府信息公开工作年度报告", first[:4]
+    for page in pages:
+        assert _one_character_lines(page["lines"]) == [], page["lines"][:20]
+    landscape = [i for i, p in enumerate(pages) if p["width"] > p["height"]]
+    assert len(landscape) == 1
+    text = "".join(ln["text"] for ln in pages[landscape[0]]["lines"])
+    assert "四、政府信息公开行政复议、行政诉讼情况" in text and "未经复议直接起诉" in text
+    everything = "".join(ln["text"] for p in pages for ln in p["lines"])
+    for heading in HEADINGS + TOPICS:
+        assert heading in everything, heading
+    assert "未报送" not in everything and "征求意见稿" not in everything
+
+
+def test_html_for_a_portal(rollup):
+    html = render_html(build_report(load_source(rollup)))
+    assert '<html lang="zh-CN">' in html
+    assert "<caption>表三　收到和处理政府信息公开申请情况</caption>" in html
+    assert 'scope="col"' in html and 'scope="row"' in html and "<thead>" in html
+    assert "<link" not in html and "<script" not in html and "src=" not in html  # one self-contained file

@@ -36,6 +36,11 @@ def _check(path, **kw):
     return check_submission(read_submission(path), **kw)
 
 
+def _text_cell(key):
+    """Where a text is written in the template (一、总体情况's opening, a topic, 五, 六)."""
+    return next(f.cell for f in SPEC.prose.fields if f.id == key)
+
+
 def _found(result, code):
     return [f for f in result.findings if f.code == code]
 
@@ -164,10 +169,12 @@ def test_prose_agreeing_with_the_tables_passes_every_prose_rule(tmp_path):
 ])
 def test_blank_and_thin_texts(tmp_path, section, text, code, severity, live):
     values = _values(**{"t6.fee.collected_amount.value": 0, "t6.fee.notified_amount.value": 0})
-    path = _write(tmp_path, values, prose={section: text})
+    # 一、总体情况 is its opening and its five topics together: all of them blank, or thin, here.
+    texts = {section: text, **({f.id: "" for f in SPEC.prose.fields if f.label} if section == "s1" else {})}
+    path = _write(tmp_path, values, prose=texts)
     result = _check(path)
     (f,) = _found(result, code)
-    cell = next(fld.cell for fld in SPEC.prose.fields if fld.section == section)
+    cell = _text_cell(section)
     assert (_cell(f), f.severity) == (("文字部分", cell), severity)
     rule = next(r for r in SPEC.rules if r.code == code)
     assert _live(path)[(rule.id, None)] == live
@@ -185,7 +192,7 @@ def test_unpaid_fees_call_for_the_fee_statement(tmp_path):
     values.update({"t3.new.natural": 2, "t3.other_fee_unpaid.natural": 2, "t6.fee.notices.value": 2})
     result = _check(_write(tmp_path, values, prose={"s6": "本年度未发生其他需要报告的事项。"}))
     (f,) = _found(result, "fee-notice-mention")
-    assert (f.severity, _cell(f)) == ("info", ("文字部分", "A7"))
+    assert (f.severity, _cell(f)) == ("info", ("文字部分", _text_cell("s6")))
     assert f.message == "有2件申请因逾期未缴信息处理费不再处理，第六部分宜说明信息处理费的收取情况和收费通知"
     assert [x.code for x in result.findings if x.severity != "info"] == ["fee-statement-missing"]
     # Saying it is enough.
@@ -226,10 +233,13 @@ def test_text_copied_from_last_year_is_flagged_written_anew_is_not(tmp_path):
     last_values, values = _values(seed=4), _values(seed=5)
     last_prose = consistent_prose(SPEC, last_values, 2024, "规则测试局", 2)
     last = _previous_year(tmp_path, last_values, last_prose)
-    copied = _write(tmp_path, values, prose={"s1": last_prose["s1"].replace("2024年", "2025年")}, index=2)
+    s1 = {k: v.replace("2024年", "2025年") for k, v in last_prose.items() if k == "s1" or k.startswith("s1.")}
+    copied = _write(tmp_path, values, prose=s1, index=2)
     result = check_paths([copied], previous=last).files[0]
     found = _found(result, "text-similarity-previous")
-    assert [(_cell(f), f.actual) for f in found] == [(("文字部分", "A3"), "100%"), (("文字部分", "A5"), "100%")]
+    # 一、总体情况 (its opening and topics, copied) and 五 (the same wording drawn again), each at its cell.
+    assert [(_cell(f), f.actual) for f in found] == [(("文字部分", _text_cell("s1")), "100%"),
+                                                     (("文字部分", _text_cell("s5")), "100%")]
     assert found[0].message.startswith("“一、总体情况”与本单位2024年度报告的相似度为100%（超过80%）")
     fresh = _write(tmp_path, values, index=9, name="fresh.xlsx")
     assert not _found(check_paths([fresh], previous=last).files[0], "text-similarity-previous")
@@ -246,11 +256,11 @@ def test_text_copied_from_another_office_in_a_batch(tmp_path):
     assert flagged["乙局"] == []
     ((cell_a, msg_a),) = flagged["甲局"]
     ((cell_c, msg_c),) = flagged["丙局"]
-    assert cell_a == cell_c == ("文字部分", "A5")
+    assert cell_a == cell_c == ("文字部分", _text_cell("s5"))
     assert "与“丙局”报告的相似度为" in msg_a and "与“甲局”报告的相似度为" in msg_c
     # The feedback written during the batch carries the warning too.
     sheet = openpyxl.load_workbook(next(r.annotated for r in report.files if r.office == "丙局"))["文字部分"]
-    assert "与“甲局”报告的相似度" in sheet["A5"].comment.text
+    assert "与“甲局”报告的相似度" in sheet[_text_cell("s5")].comment.text
 
 
 def test_every_new_live_check_passes_a_consistent_workbook_and_has_its_cell(tmp_path):

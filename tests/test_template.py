@@ -213,13 +213,14 @@ def test_any_consistent_filling_has_right_cached_values(tmp_path, seed, kind):
 
 
 def test_text_is_never_written_as_a_formula(spec, tmp_path, consistent):
-    prose = {"s1": "=HYPERLINK(\"http://x\")", "s5": "+1", "s6": "@SUM(A1)"}
+    starts = ["=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)", "-2", "=A1"]
+    prose = {fld.id: starts[i % len(starts)] for i, fld in enumerate(spec.prose.fields)}
     path = write_workbook(spec, tmp_path / "p.xlsx", Filling(office={"name": "=1+1"}, values=consistent, prose=prose))
     wb, _ = load_both(path)
     prose_ws = wb[spec.prose.sheet]
     for fld in spec.prose.fields:
         cell = prose_ws[fld.cell]
-        assert cell.data_type == "s" and cell.value == prose[fld.section]
+        assert cell.data_type == "s" and cell.value == prose[fld.id]
     office_ws = wb[spec.office.sheet]
     assert office_ws[spec.office_field("name").cell].data_type == "s"
 

@@ -51,6 +51,8 @@ def build(path: Path) -> None:
     _paragraph(styles["Normal"], indent_chars=2, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     _font(styles["Title"], "方正小标宋简体", 22)
     _paragraph(styles["Title"], exact=36, align=WD_ALIGN_PARAGRAPH.CENTER, after=16)
+    styles["Title"].paragraph_format.keep_with_next = True
+    styles["Title"].paragraph_format.first_line_indent = Pt(0)  # Normal's two-character indent pushed a character over
     styles["Title"].font.color.rgb = None
     border = styles["Title"].element.pPr.find(qn("w:pBdr"))  # Word's default Title has a rule under it
     if border is not None:
@@ -59,9 +61,10 @@ def build(path: Path) -> None:
         _font(styles[name], east, size)
         _paragraph(styles[name], indent_chars=2)
         styles[name].font.color.rgb = None
+        styles[name].paragraph_format.keep_with_next = True  # a heading never ends a page
     table_text = styles.add_style("Table Text", WD_STYLE_TYPE.PARAGRAPH)
     table_text.base_style = styles["Normal"]
-    _font(table_text, "仿宋_GB2312", 10.5)
+    _font(table_text, "仿宋_GB2312", 9)  # 小五: the national tables' 15 columns fit a page
     _paragraph(table_text, exact=None, align=WD_ALIGN_PARAGRAPH.CENTER)
     table_text.paragraph_format.first_line_indent = Pt(0)
     table_text.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
@@ -75,6 +78,11 @@ def build(path: Path) -> None:
     caption.paragraph_format.first_line_indent = Pt(0)
     # Single spacing: a picture in a paragraph of exact 28 pt lines would be cut to 28 pt.
     caption.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
+    draft = styles.add_style("Draft Mark", WD_STYLE_TYPE.PARAGRAPH)
+    draft.base_style = styles["Normal"]
+    _font(draft, "楷体_GB2312", 16)
+    _paragraph(draft, align=WD_ALIGN_PARAGRAPH.CENTER, after=16)
+    draft.paragraph_format.first_line_indent = Pt(0)
     footer = styles["Footer"]
     _font(footer, "宋体", 14)
     footer.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
