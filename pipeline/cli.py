@@ -498,12 +498,15 @@ def merge_cmd(
     include_warnings: bool = typer.Option(False, "--include-warnings", help="有提醒但尚未审核通过的单位也计入汇总"),
     include_errors: bool = typer.Option(False, "--include-errors", help="有错误的单位也计入汇总"),
     texts: Optional[Path] = typer.Option(None, "--texts", help="本级的文字部分（UTF-8 文字或 Markdown，每段前写标题，如“（一）主动公开”）"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度"),
 ) -> None:
     """汇总各单位的当前版本（审核通过的和没有任何问题的）：国家格式表格、分单位数据、按类型汇总、报送情况、问题清单、来源、图表。"""
     try:
         ws = open_workspace(workspace)
         own = read_texts(ws.spec, texts) if texts else None
-        result = merge(ws, output, include_errors=include_errors, include_warnings=include_warnings, texts=own)
+        with _Progress("汇总", quiet) as bar:
+            result = merge(ws, output, include_errors=include_errors, include_warnings=include_warnings, texts=own,
+                           progress=bar.count)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     typer.echo(f"已写出汇总表：{result.path}（计入{len(result.included)}个单位）和 {result.csv_path}")

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import InputError
 from .fsutil import atomic_write_text
@@ -69,7 +69,8 @@ def _tidy(x: float) -> float | int:
     return int(x) if float(x).is_integer() else x
 
 
-def collect(ws: Workspace, include_warnings: bool = False, include_errors: bool = False) -> tuple[Spec, list[OfficeRow]]:
+def collect(ws: Workspace, include_warnings: bool = False, include_errors: bool = False,
+            progress: Callable[[int, int | None], None] | None = None) -> tuple[Spec, list[OfficeRow]]:
     """Each roster office with its current version and whether it goes into the totals.
 
     In: versions accepted (审核通过) and clean ones (no finding at all). Out, and listed with the
@@ -83,7 +84,9 @@ def collect(ws: Workspace, include_warnings: bool = False, include_errors: bool 
     rows: list[OfficeRow] = []
     with ws.db() as conn:
         states = office_states(ws, conn)
-    for state in states.values():
+    for n, state in enumerate(states.values(), start=1):
+        if progress is not None:
+            progress(n, len(states))
         cur = state.current
         if cur is None:
             reason = "未报送" if state.status == "missing" else f"报送的文件无法采用：{state.latest['reason']}"
@@ -160,7 +163,8 @@ def read_texts(spec: Spec, path: str | Path) -> dict[str, str]:
 
 
 def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_warnings: bool = False,
-          texts: dict[str, str] | None = None) -> MergeResult:
+          texts: dict[str, str] | None = None,
+          progress: Callable[[int, int | None], None] | None = None) -> MergeResult:
     """Write the county rollup workbook ``out`` and ``out`` with .csv beside it.
 
     The rollup carries the workspace's unit (name, code) as its office; its figures are locked and its
@@ -169,11 +173,12 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_
 
     :param include_warnings: also count offices whose current version has warnings nobody accepted.
     :param include_errors: also count offices whose current version has errors (and warnings).
+    :param progress: called with (offices read, offices) while the ledger is read.
     :param texts: the unit's own texts by text id (s1, s1.1 …, s5, s6), e.g. from :func:`read_texts`; they
         replace what an earlier rollup held.
     """
     out = Path(out)
-    spec, offices = collect(ws, include_warnings, include_errors)
+    spec, offices = collect(ws, include_warnings, include_errors, progress)
     included = [o for o in offices if o.included]
     totals = {f.id: _tidy(sum(o.values.get(f.id, 0) for o in included)) for f in spec.inputs()}
     office_info = {"name": ws.name, "kind": spec.rollup.kind, "code": ws.code, "year": ws.year,
@@ -342,15 +347,23 @@ class _RollupSheets:
     HEADER_ROWS = 4
 
     def figure_header(self, ws, fixed: list[str]) -> dict[str, int]:
+        """The header; the columns of every figure, after the headline figures (what the sheet prints).
+
+        Returns the column of each figure (its full-list column; a headline figure has two)."""
         for c, h in enumerate(fixed):
             ws.merge_range(0, c, 2, c, "", self.head)
             self.put(ws, 0, c, h, self.head)
             self.put(ws, 3, c, None, self.head)
         cols: dict[str, int] = {}
+        self.headline_cols: list[tuple[int, str]] = []
         runs: list[list] = []  # [label, first col, last col] of the top row, merged across
-        for i, f in enumerate(self.spec.figures):
+        figures = [self.spec.figure(fid) for fid in self.spec.rollup.headline] + list(self.spec.figures)
+        for i, f in enumerate(figures):
             c = len(fixed) + i
-            cols[f.id] = c
+            if i < len(self.spec.rollup.headline):
+                self.headline_cols.append((c, f.id))
+            else:
+                cols[f.id] = c
             top = f"表{f.table}" + (f" {f.block}" if f.block else "")
             if runs and runs[-1][0] == top:
                 runs[-1][2] = c
@@ -369,14 +382,19 @@ class _RollupSheets:
         ws.set_row(3, None, None, {"hidden": True})
         return cols
 
-    def printable(self, ws, title_rows: int, title_cols: int = 0) -> None:
-        """Landscape A4, one page wide, the header rows (and first columns) on every page."""
+    def printable(self, ws, title_rows: int, title_cols: int = 0, last_col: int | None = None) -> None:
+        """Landscape A4, one page wide, the header rows (and first columns) on every page.
+
+        :param last_col: print only up to this column (the headline figures of a sheet of every figure).
+        """
         ws.set_paper(9)
         ws.set_landscape()
         ws.fit_to_pages(1, 0)
         ws.repeat_rows(0, title_rows - 1)
         if title_cols:
             ws.repeat_columns(0, title_cols - 1)
+        if last_col is not None:
+            ws.print_area(0, 0, self.HEADER_ROWS + max(len(self.offices), 1) + 2, last_col)
 
     # One row per office, every figure.
     def offices_sheet(self) -> None:
@@ -394,21 +412,23 @@ class _RollupSheets:
                 self.put(ws, r, c, v)
             # The figures are plain numbers nothing here evaluates: write them straight (the hot loop).
             write, fmt, values = ws.write_number, self.num, o.values
+            for c, fid in self.headline_cols:
+                write(r, c, _tidy(values.get(fid, 0)), fmt)
             for fid, c in self.figure_cols.items():
                 write(r, c, _tidy(values.get(fid, 0)), fmt)
             r += 1
         ws.freeze_panes(self.HEADER_ROWS, 2)
         ws.set_column(0, 0, 10)
         ws.set_column(1, 1, 24)
-        ws.set_column(5, 5 + len(self.spec.figures), 12)
-        self.printable(ws, 3, 2)
+        ws.set_column(5, 5 + len(self.headline_cols) + len(self.spec.figures), 12)
+        self.printable(ws, 3, 2, self.headline_cols[-1][0] if self.headline_cols else None)
 
     def by_kind_sheet(self) -> None:
         ws = self.sheet("by_kind")
         offices_name = self.names["offices"]
         kinds = sorted({o.kind for o in self.offices if o.included}, key=lambda k: self.spec.office_kinds.index(k)
                        if k in self.spec.office_kinds else 99)
-        cols = self.figure_header(ws, ["单位类型", "计入汇总的单位数"])
+        cols = self.kind_cols = self.figure_header(ws, ["单位类型", "计入汇总的单位数"])
         self.kind_rows: dict[str, int] = {}
         rows = sorted(self.office_rows.values())
         first, last = (rows[0] + 1, rows[-1] + 1) if rows else (self.HEADER_ROWS + 1,) * 2
@@ -429,14 +449,16 @@ class _RollupSheets:
             # stored result is the same sum over the same offices (SumIfs.eval gives it too, slowly;
             # tests/test_libreoffice.py has Calc recalculate a rollup and compare).
             criteria = (included,) if kind == "合计" else (included, (column(2), kind))
-            for f in self.spec.figures:
+            targets = [(c, self.spec.figure(fid)) for c, fid in self.headline_cols]
+            targets += [(cols[f.id], f) for f in self.spec.figures]
+            for c, f in targets:
                 expr = SumIfs(column(self.figure_cols[f.id]), criteria) if rows else Num(0)
                 total = _tidy(sum(o.values.get(f.id, 0) for o in members))
-                self.formula(ws, r, cols[f.id], expr, value=total)
+                self.formula(ws, r, c, expr, value=total)
         ws.set_column(0, 1, 14)
-        ws.set_column(2, 2 + len(self.spec.figures), 12)
+        ws.set_column(2, 2 + len(self.headline_cols) + len(self.spec.figures), 12)
         ws.freeze_panes(self.HEADER_ROWS, 2)
-        self.printable(ws, 3, 2)
+        self.printable(ws, 3, 2, self.headline_cols[-1][0] if self.headline_cols else None)
 
     def completeness_sheet(self) -> None:
         ws = self.sheet("completeness")
@@ -556,6 +578,6 @@ class _RollupSheets:
                     self.cells[(f.sheet, f.cell)] = self.totals[f.id]
             return labels, exprs
         kinds = [k for k in self.kind_rows if k != "合计"]
-        col = col_letters(2 + list(self.figure_cols).index(chart_spec.figure) + 1)
+        col = col_letters(self.kind_cols[chart_spec.figure] + 1)
         by_kind = self.names["by_kind"]
         return kinds, [Sum(Cells(by_kind, (f"{col}{self.kind_rows[k] + 1}",))) for k in kinds]

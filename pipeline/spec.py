@@ -258,6 +258,7 @@ class Rollup:
     kind: str  # the office kind a rollup carries
     sheets: dict[str, str]  # role → sheet name
     charts: tuple[Chart, ...]
+    headline: tuple[str, ...] = ()  # figures the per-office and by-kind sheets print
 
 
 @dataclass(frozen=True)
@@ -741,7 +742,10 @@ def _expand_rules(raw: dict[str, Any], spec: Spec) -> list[Rule]:
 
 
 def _validate_layout(spec: Spec) -> None:
-    """Refuse a spec in which two things claim the same cell."""
+    """Refuse a spec in which two things claim the same cell, or that names figures it does not have."""
+    unknown = [fid for fid in spec.rollup.headline if not spec.has_figure(fid)]
+    if unknown:
+        raise SpecError(f"汇总表的 headline 引用了不存在的数据项 {'、'.join(unknown)}")
     used: dict[tuple[str, str], str] = {}
 
     def claim(sheet: str, cell: str, what: str) -> None:
@@ -817,7 +821,8 @@ def _build(raw: dict[str, Any], sha256: str, path: str) -> Spec:
                               ex["merge_to"], float(ex["height"]), ex["hint"]) if ex else None
     tables = tuple(_table(raw, t) for t in raw["tables"])
     r = raw["rollup"]
-    rollup = Rollup(r["kind"], dict(r["sheets"]), tuple(Chart(**c) for c in r.get("charts", [])))
+    rollup = Rollup(r["kind"], dict(r["sheets"]), tuple(Chart(**c) for c in r.get("charts", [])),
+                    tuple(r.get("headline") or ()))
     meta = Meta(sheets[raw["meta"]["sheet"]], tuple(MetaField(f["key"], f["label"], f["cell"]) for f in raw["meta"]["fields"]))
     g = raw["guide"]
     guide = Guide(sheets[g["sheet"]], dict(g.get("widths") or {}), g["title"], tuple(g["paragraphs"]), g["rules_heading"])

@@ -29,6 +29,9 @@ from .spec import OfficeField, Spec, Table, format_for_year, get_spec, split_cel
 from .textutil import display_width
 from .xlexpr import Expr, is_number
 
+# What fits across an A4 page at 100% between default margins, in column-width units (LibreOffice draws
+# columns wider than Excel: measured with its PDF export).
+_PRINTABLE_WIDTH = {False: 72, True: 110}
 # Fixed document timestamp: regenerating a template gives the same bytes.
 _EPOCH = dt.datetime(2021, 1, 1)
 GENERATOR = f"xxgk {__version__}"
@@ -354,7 +357,9 @@ class _Writer:
             if landscape.get(name):
                 ws.set_landscape()
             ws.fit_to_pages(1, 0)
-            ws.center_horizontally()
+            # Centred only when it fits: LibreOffice centres a sheet wider than the page and cuts both sides.
+            if sum(self._widths.get(name, {}).values()) <= (_PRINTABLE_WIDTH[landscape.get(name, False)]):
+                ws.center_horizontally()
             ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
 
 

@@ -161,3 +161,45 @@ def use_smtp(ws, port: int) -> None:
     ws.set("smtp.port", str(port))
     ws.set("smtp.security", "none")
     ws.set("sender", "zwgk@qingxi.example")
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromium-driver are required in CI (.ci/run installs them)")
+        pytest.skip("headless Chromium not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1100,1400"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="session")
+def sample_county(tmp_path_factory):
+    """The samples' workspace after the first round of mail (one office missing, some not counted), and the
+    county's own texts as a headed file (samples/县本级文字.md)."""
+    from pipeline.intake import receive
+    from pipeline.samples import COUNTY_TEXTS, write_sample_mail
+    from pipeline.workspace import init_workspace
+
+    tmp = tmp_path_factory.mktemp("county")
+    mail = write_sample_mail(tmp / "mail")
+    root = Path(__file__).resolve().parent.parent
+    ws = init_workspace(tmp / "ws", root / "samples" / "roster.csv", 2025, "2026-01-31", name="青溪县", code="QX")
+    receive(ws, [str(mail[0].parent)])
+    (tmp / "texts.md").write_text(COUNTY_TEXTS.format(year=2025), encoding="utf-8")
+    return ws, tmp

@@ -4,7 +4,6 @@ be published (whose report, required texts, completeness, contradictions); the �
 import os
 import random
 import re
-import shutil
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,12 +14,11 @@ from typer.testing import CliRunner
 from pipeline import Filling, get_spec, write_workbook
 from pipeline.cli import app
 from pipeline.fill import consistent_prose, consistent_values, totals
-from pipeline.intake import receive
 from pipeline.merge import merge, read_texts
 from pipeline.report import (ReportRefused, build_report, load_source, notes_path, number, render_html,
                              render_markdown, report_text, title_lines, write_report)
 from pipeline.rules import prose_findings
-from pipeline.samples import COUNTY_TEXTS, write_sample_mail
+from pipeline.samples import COUNTY_TEXTS
 from pipeline.workspace import init_workspace
 
 from helpers import pdf_pages, to_pdf
@@ -34,14 +32,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def county(tmp_path_factory):
-    """The samples' workspace after the first round of mail (one office missing, some not counted)."""
-    tmp = tmp_path_factory.mktemp("county")
-    mail = write_sample_mail(tmp / "mail")
-    ws = init_workspace(tmp / "ws", ROOT / "samples" / "roster.csv", 2025, "2026-01-31", name="青溪县", code="QX")
-    receive(ws, [str(mail[0].parent)])
-    (tmp / "texts.md").write_text(COUNTY_TEXTS.format(year=2025), encoding="utf-8")
-    return ws, tmp
+def county(sample_county):
+    return sample_county
 
 
 @pytest.fixture(scope="module")
@@ -485,3 +477,27 @@ def test_html_for_a_portal(rollup):
     assert "<caption>表三　收到和处理政府信息公开申请情况</caption>" in html
     assert 'scope="col"' in html and 'scope="row"' in html and "<thead>" in html
     assert "<link" not in html and "<script" not in html and "src=" not in html  # one self-contained file
+
+
+def test_html_report_in_a_browser_at_large_font_sizes(browser, rollup, tmp_path):
+    """A reader who sets a large font: the text follows it and only the tables' own boxes scroll sideways."""
+    from selenium.webdriver.common.by import By
+
+    out = write_report(rollup, tmp_path / "r.html", allow_incomplete=True).path
+    browser.set_window_size(800, 1000)
+    try:
+        browser.get(out.as_uri())
+        base = browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
+        browser.execute_script("document.documentElement.style.fontSize = '200%'")
+        large = browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
+        assert large == pytest.approx(2 * base)
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        for wrap in browser.find_elements(By.CSS_SELECTOR, ".table-wrap"):
+            assert wrap.value_of_css_property("overflow-x") == "auto"
+        captions = [c.text for c in browser.find_elements(By.TAG_NAME, "caption")]
+        assert captions[:3] == ["表二　主动公开政府信息情况", "表三　收到和处理政府信息公开申请情况", "按单位类型汇总"]
+        title = browser.find_element(By.TAG_NAME, "h1").text
+        assert title.replace("\n", "") == "青溪县2025年政府信息公开工作年度报告"
+        browser.save_screenshot(str(tmp_path / "large.png"))
+    finally:
+        browser.set_window_size(1100, 1400)
