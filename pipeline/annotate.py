@@ -211,6 +211,32 @@ def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _office_copy(result: FileResult, spec: Spec):
+    """The office's workbook from the bytes that were checked, or None when openpyxl cannot open it."""
+    sub = result.submission
+    if sub is None or sub.workbook is None or sub.data is None:
+        return None
+    try:
+        # The bytes that were checked, not the path: the file may have moved or changed since,
+        # and a workspace reads from its archive under the office's original file name.
+        return openpyxl.load_workbook(io.BytesIO(sub.data), keep_vba=False, keep_links=False)
+    except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback
+        return None
+
+
+def _write(wb, result: FileResult, spec: Spec, cached: dict, target: Path) -> None:
+    _clear_previous_round(wb, spec)
+    _mark_cells(wb, result, spec)
+    _write_feedback_sheet(wb, result)
+    with atomic_path(target) as tmp:
+        raw = tmp.with_name(tmp.name + ".raw")
+        try:
+            wb.save(raw)
+            rewrite_parts(raw, tmp, fill_cached_values(cached, sheet_parts(str(raw))))
+        finally:
+            raw.unlink(missing_ok=True)
+
+
 def annotate(result: FileResult, outdir: str | Path, name: str | None = None) -> Path:
     """Write the annotated copy of a checked file into ``outdir`` and return its path.
 
@@ -221,28 +247,16 @@ def annotate(result: FileResult, outdir: str | Path, name: str | None = None) ->
     """
     outdir = Path(outdir)
     target = outdir / (name or annotated_name(result.path))
-    sub = result.submission
-    wb = None
-    if sub is not None and sub.workbook is not None and sub.data is not None:
-        try:
-            # The bytes that were checked, not the path: the file may have moved or changed since,
-            # and a workspace reads from its archive under the office's original file name.
-            wb = openpyxl.load_workbook(io.BytesIO(sub.data), keep_vba=False, keep_links=False)
-        except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback
-            wb = None
-    if wb is None:
-        wb = openpyxl.Workbook()
-        wb.remove(wb.active)
     spec = _spec_of(result)
-    _clear_previous_round(wb, spec)
-    _mark_cells(wb, result, spec)
-    _write_feedback_sheet(wb, result)
     cached = _cached_results(result)
-    with atomic_path(target) as tmp:
-        raw = tmp.with_name(tmp.name + ".raw")
+    wb = _office_copy(result, spec)
+    if wb is not None:
         try:
-            wb.save(raw)
-            rewrite_parts(raw, tmp, fill_cached_values(cached, sheet_parts(str(raw))))
-        finally:
-            raw.unlink(missing_ok=True)
+            _write(wb, result, spec, cached, target)
+            return target
+        except Exception:  # noqa: BLE001 - styles or parts openpyxl loads but cannot handle
+            pass
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    _write(wb, result, spec, {}, target)
     return target

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .budget import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, BudgetExceeded, budget
 from .errors import UsageError
 from .findings import Finding, finding
+from .fsutil import safe_filename
 from .reader import Submission, normalize_label, parse_year, read_submission
 from .rules import Context, Outcome, Previous, evaluate, parse_number, sum_of
 from .spec import Figure, Spec, recompute
@@ -336,25 +338,69 @@ def iter_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _check_file(path: Path, year: int | None, previous: Previous | None, annotate_dir: Path | None,
-                level: str = "county") -> FileResult:
-    """Read, check and (optionally) annotate one file; a crash is that file's finding."""
-    try:
-        sub = read_submission(path)
-        result = check_submission(sub, year=year, previous=previous, level=level)
-        if annotate_dir is not None:
-            from .annotate import annotate
+def failed_result(path: Path, code: str, detail: str) -> FileResult:
+    """The result of a file that could not be read or checked at all: one finding."""
+    sub = Submission(Path(path))
+    sub.findings.append(finding(code, detail=detail))
+    return FileResult(Path(path), sub, list(sub.findings))
 
-            result.annotated = annotate(result, annotate_dir)
+
+def check_within_budget(run: Callable[[], FileResult], path: Path, limits: tuple[float | None, float | None]
+                        ) -> tuple[FileResult, bool]:
+    """``run()`` under the time and memory budget; a file past it, or one that crashes, becomes its finding.
+
+    Returns the result and whether ``run`` completed."""
+    try:
+        with budget(*limits):
+            return run(), True
+    except BudgetExceeded as exc:
+        return failed_result(path, "file-too-complex", exc.detail), False
+    except MemoryError:
+        return failed_result(path, "file-too-complex", "占用内存过多"), False
     except Exception as exc:  # noqa: BLE001 - a crash in one file is that file's finding
-        sub = Submission(Path(path))
-        sub.findings.append(finding("file-read-error", detail=f"{type(exc).__name__}: {exc}"))
-        result = FileResult(Path(path), sub, list(sub.findings))
+        return failed_result(path, "file-read-error", f"{type(exc).__name__}: {exc}"), False
+
+
+def _check_file(path: Path, year: int | None, previous: Previous | None, annotate_dir: Path | None,
+                level: str = "county", name: str | None = None,
+                limits: tuple[float | None, float | None] = (DEFAULT_SECONDS, DEFAULT_MEMORY_MB)) -> FileResult:
+    """Read, check and (optionally) annotate one file within the budget; a crash is that file's finding."""
+    from .annotate import annotate
+
+    def run() -> FileResult:
+        result = check_submission(read_submission(path), year=year, previous=previous, level=level)
+        if annotate_dir is not None:
+            result.annotated = annotate(result, annotate_dir, name=name)
+        return result
+
+    result, done = check_within_budget(run, path, limits)
+    if not done and annotate_dir is not None:
+        result.annotated = annotate(result, annotate_dir, name=name)  # the finding alone: quick
     return result
 
 
 def _check_slim(args: tuple) -> FileResult:
     return _check_file(*args).slim()
+
+
+def feedback_names(files: list[Path]) -> list[str | None]:
+    """Feedback file names that never collide: two inputs called 报表.xlsx in different folders get their folder's
+    name in front (a/报表.xlsx → a_报表.校验结果.xlsx), and a counter if that is not enough."""
+    from .annotate import annotated_name
+
+    plain = [annotated_name(p) for p in files]
+    clash = {n for n in plain if plain.count(n) > 1}
+    out: list[str | None] = []
+    used: set[str] = set()
+    for p, n in zip(files, plain):
+        name = f"{safe_filename(p.parent.name, 'folder')}_{n}" if n in clash else n
+        base, k = name, 2
+        while name in used:
+            name = base.replace(".校验结果.xlsx", f"（{k}）.校验结果.xlsx")
+            k += 1
+        used.add(name)
+        out.append(name)
+    return out
 
 
 PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
@@ -393,7 +439,8 @@ def peer_findings(results: list[FileResult]) -> dict[int, list[tuple[Outcome, Fi
 
 def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
                 annotate_dir: str | Path | None = None, jobs: int | None = None, level: str = "county",
-                progress: Callable[[int, int], None] | None = None) -> CheckReport:
+                progress: Callable[[int, int], None] | None = None,
+                limits: tuple[float | None, float | None] = (DEFAULT_SECONDS, DEFAULT_MEMORY_MB)) -> CheckReport:
     """Read and check every file under ``paths``; one bad file never stops the others.
 
     Large batches are spread over the machine's cores; each file is read once and only its
@@ -407,6 +454,7 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
     :param jobs: worker processes (default: one per core); 1 checks in this process.
     :param level: the level the offices report at (county / city / province).
     :param progress: called with (done, total) as files finish.
+    :param limits: (seconds, megabytes) each file may take; past them it gets "文件过于复杂，无法处理".
     """
     prev, prev_finding = None, None
     if previous is not None:
@@ -417,7 +465,8 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
     files = iter_paths(paths)
     annotate_to = Path(annotate_dir) if annotate_dir is not None else None
     jobs = jobs or os.cpu_count() or 1
-    tasks = [(p, year, prev, annotate_to, level) for p in files]
+    names = feedback_names(files) if annotate_to is not None else [None] * len(files)
+    tasks = [(p, year, prev, annotate_to, level, n, limits) for p, n in zip(files, names)]
     results: list[FileResult] = []
     if jobs == 1 or len(tasks) < PARALLEL_FROM:
         keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
@@ -445,7 +494,7 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
                 sub = r.submission or read_submission(r.path)
                 again = check_submission(sub, year=year, previous=prev, level=level)
                 again.findings += extra
-                r.annotated = annotate(again, annotate_to)
+                r.annotated = annotate(again, annotate_to, name=r.annotated.name)
     if prev_finding is not None:
         for r in results:
             r.findings.append(prev_finding)

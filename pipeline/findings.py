@@ -22,6 +22,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "file-corrupt": ("error", "文件已损坏或不完整，无法打开，请重新保存后发送（{detail}）"),
     "file-too-large": ("error", "文件过大或解压后过大，已拒绝读取，请确认发送的是填报表"),
     "file-too-many-cells": ("error", "工作表中的单元格数量异常多，已拒绝读取，请使用下发的模板填报"),
+    "file-poisoned": ("error", "处理这个文件时程序已中断{actual}次（可能是文件异常复杂），不再重试；文件已存档，"
+                               "请人工查看，或请单位在Excel中重新保存后发送"),
+    "file-not-regular": ("error", "{detail} 不是普通文件（可能是管道或设备），已跳过"),
+    "file-too-complex": ("error", "文件过于复杂，无法处理（{detail}），请使用下发的模板填报后重新发送"),
     "file-too-many-sheets": ("error", "工作表数量异常多，已拒绝读取，请使用下发的模板填报"),
     "file-unsafe-xml": ("error", "文件中含有不安全的内容（XML实体或外部引用），已拒绝读取"),
     "file-encrypted": ("error", "文件设置了打开密码，无法读取，请取消密码后重新发送"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +150,11 @@ def read_submission(path: str | Path, data: bytes | None = None) -> Submission:
     sub = Submission(path)
     try:
         if data is None:
-            size = path.stat().st_size
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+                sub.findings.append(finding("file-not-regular", detail=str(path)))
+                return sub
+            size = info.st_size
             if size > MAX_FILE_BYTES:
                 sub.size = size
                 sub.findings.append(finding("file-too-large"))

@@ -14,7 +14,9 @@ writing annotations, parses with defusedxml itself).
 
 from __future__ import annotations
 
+import codecs
 import posixpath
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -25,11 +27,15 @@ from openpyxl.formula.translate import Translator
 
 from .xlexpr import col_index, col_letters
 
-# Bounds against hostile files: a county's workbook is ~20 KB zipped, ~200 KB inflated.
+# Bounds against hostile files: a county's workbook is ~20 KB zipped, ~200 KB inflated. Counted on the
+# decoded text (a part in UTF-16 holds half the characters of its bytes), per workbook.
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
 MAX_PART_BYTES = 32 * 1024 * 1024
 MAX_CELLS = 200_000
 MAX_SHEETS = 256
+MAX_MERGED_AREA = 2_000_000  # cells covered by merged ranges: openpyxl makes an object of each
+MAX_SHARED_STRINGS = 200_000
+MAX_STYLES = 20_000  # cell formats (Excel itself allows 64,000; the template has a few dozen)
 
 
 # What a damaged zip raises: bad structure, bad deflate data, truncation, an encrypted member
@@ -46,10 +52,31 @@ class WorkbookError(Exception):
         self.detail = detail
 
 
-@dataclass
 class Cell:
-    value: Any = None  # cached result for formula cells
-    formula: str | None = None  # without the leading "="
+    """A cell's value (the cached result for a formula cell) and formula (without the leading "=").
+
+    A cell sharing another's formula gets its own text only when asked: a sheet of 150,000 cells sharing one
+    long formula costs nothing until the checker looks at one of them (it looks only at the template's).
+    """
+
+    __slots__ = ("value", "_formula", "_shared")
+
+    def __init__(self, value: Any = None, formula: str | None = None, shared: tuple[str, str, str] | None = None):
+        self.value, self._formula, self._shared = value, formula, shared
+
+    @property
+    def formula(self) -> str | None:
+        if self._shared is not None:
+            anchor, master, ref = self._shared
+            self._formula = Translator("=" + master, origin=anchor).translate_formula(ref)[1:]
+            self._shared = None
+        return self._formula
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cell) and (self.value, self.formula) == (other.value, other.formula)
+
+    def __repr__(self) -> str:
+        return f"Cell({self.value!r}, {self.formula!r})"
 
 
 @dataclass
@@ -134,29 +161,80 @@ class _Zip:
         return parse_xml(name, data)
 
 
-def parse_xml(name: str, data: bytes):
-    """Parse one XML part with the C parser, after refusing DTDs (entity expansion, external entities)."""
-    text: bytes | str = data
+_BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+         # No BOM: XML must start with "<" (or whitespace), which tells the width and the byte order.
+         (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00", "utf-16-le"),
+         (b"\x00<", "utf-16-be")]
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def decode_xml(name: str, data: bytes) -> str:
+    """An XML part as text, whatever its encoding (BOM, byte pattern or declaration), refusing DTDs.
+
+    Everything after this counts and searches characters, not bytes: a part in UTF-16 cannot slip past a
+    limit, and a document type declaration is found in every encoding.
+    """
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if encoding is None:
+        declared = _DECLARED.match(data[:200])
+        encoding = declared.group(1).decode("ascii") if declared else "utf-8"
     try:
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            text = data.decode("utf-16")
-            probe = text.encode("utf-8", "replace")
-        else:
-            probe = data
-    except UnicodeDecodeError as exc:
+        text = data.decode(encoding)
+    except (LookupError, UnicodeDecodeError, ValueError) as exc:
         raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
-    if b"<!DOCTYPE" in probe or b"<!ENTITY" in probe:
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise WorkbookError("file-unsafe-xml", f"{name}: DTD")
+    return _DECLARATION.sub("", text, count=1)  # now text: its declared encoding no longer applies
+
+
+def parse_xml(name: str, data: bytes | str):
+    """Parse one XML part with the C parser, after refusing DTDs (entity expansion, external entities)."""
+    text = decode_xml(name, data) if isinstance(data, bytes) else data
     try:
         return ET.fromstring(text)
-    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: an unknown declared encoding
+    except (ET.ParseError, LookupError, ValueError) as exc:
         raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
+
+
+_CELL_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_XF_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?xf[\s/>]")
+_SI_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+
+
+def count_styles(z: "_Zip") -> None:
+    """Refuse a workbook with more cell formats than any real one (openpyxl would build each)."""
+    data = z.read("xl/styles.xml")
+    if data is not None and len(_XF_TAG.findall(decode_xml("xl/styles.xml", data))) > MAX_STYLES:
+        raise WorkbookError("file-too-complex", "单元格格式过多")
+
+
+def merged_area(refs: list[str]) -> int:
+    """How many cells merged ranges cover."""
+    total = 0
+    for ref in refs:
+        first, _, last = ref.partition(":")
+        c1, r1 = _split(first)
+        c2, r2 = _split(last or first)
+        total += (abs(c2 - c1) + 1) * (abs(r2 - r1) + 1)
+    return total
+
+
+def _split(ref: str) -> tuple[int, int]:
+    letters = ref.rstrip("0123456789$").replace("$", "").upper()
+    digits = ref[len(ref.rstrip("0123456789")):]
+    return (col_index(letters) if letters.isalpha() else 0), (int(digits) if digits else 0)
 
 
 def _shared_strings(z: _Zip, target: str | None) -> list[str]:
-    root = z.xml(target) if target else None
-    if root is None:
+    data = z.read(target) if target else None
+    if data is None:
         return []
+    text = decode_xml(target, data)
+    if len(_SI_TAG.findall(text)) > MAX_SHARED_STRINGS:
+        raise WorkbookError("file-too-complex", "文字条目过多")
+    root = parse_xml(target, text)
     out = []
     for si in root:
         if _local(si.tag) != "si":
@@ -194,10 +272,11 @@ def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: li
     if data is None:
         raise WorkbookError("file-corrupt", f"missing {part}")
     # Count cells before building the tree: a sheet claiming a million rows is refused cheaply.
-    budget[0] -= data.count(b"<c ") + data.count(b"<c>")
+    text = decode_xml(part, data)
+    budget[0] -= len(_CELL_TAG.findall(text))
     if budget[0] < 0:
         raise WorkbookError("file-too-many-cells")
-    root = parse_xml(part, data)
+    root = parse_xml(part, text)
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, formula)
     for child in root:
         tag = _local(child.tag)
@@ -218,6 +297,9 @@ def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: li
             sheet.protected = child.get("sheet") in ("1", "true")
         elif tag == "mergeCells":
             sheet.merged = [m.get("ref") for m in child if m.get("ref")]
+            budget[1] -= merged_area(sheet.merged)
+            if budget[1] < 0:
+                raise WorkbookError("file-too-complex", "合并单元格过大")
 
 
 def _ref_col(ref: str) -> int:
@@ -228,6 +310,7 @@ def _ref_col(ref: str) -> int:
 def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str]]) -> Cell:
     t = c.get("t", "n")
     formula = None
+    lazy = None
     raw = None
     inline = None
     for part in c:
@@ -242,7 +325,7 @@ def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str
                     shared[si] = (ref, text)
                 elif si in shared:
                     anchor, master = shared[si]
-                    text = Translator("=" + master, origin=anchor).translate_formula(ref)[1:]
+                    lazy = (anchor, master, ref)
             formula = text
         elif tag == "is":
             inline = "".join(x.text or "" for x in part.iter() if _local(x.tag) == "t")
@@ -263,7 +346,7 @@ def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str
             value = _number(raw)
         except ValueError:
             value = raw
-    return Cell(value, formula)
+    return Cell(value, formula, lazy)
 
 
 def read_workbook(source: str | IO[bytes]) -> Workbook:
@@ -289,7 +372,8 @@ def read_workbook(source: str | IO[bytes]) -> Workbook:
         sheets: dict[str, Sheet] = {}
         names: dict[str, str] = {}
         structure_locked = False
-        budget = [MAX_CELLS]
+        count_styles(z)
+        budget = [MAX_CELLS, MAX_MERGED_AREA]
         order: list[tuple[Sheet, str]] = []
         for child in root:
             tag = _local(child.tag)

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from make_corpus import _base  # noqa: E402
@@ -25,8 +25,12 @@ def valid() -> bytes:
     return _base(Path(tempfile.mkdtemp(prefix="xxgk-fuzz-")))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized so that a run is reproducible; the long random search is benchmarks/fuzz_reader.py.
+# Seeds it found are pinned as examples.
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
+@example(seed=7173982)  # a style index out of range: openpyxl loads the file, then fails marking a cell
 def test_mutated_workbooks_never_crash(tmp_path, seed):
     data = mutate(valid(), random.Random(seed))
     sub = read_submission(Path("fuzzed.xlsx"), data)

@@ -61,7 +61,8 @@ LAUGHS = ('<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol
           '<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>')
 XXE = '<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 # Parts the reader must parse (its refusal is the outcome); others it never reads.
-PARSED = re.compile(r"^(xl/workbook\.xml|xl/sharedStrings\.xml|xl/worksheets/sheet\d+\.xml|_rels/\.rels|xl/_rels/workbook\.xml\.rels)$")
+PARSED = re.compile(r"^(xl/workbook\.xml|xl/sharedStrings\.xml|xl/styles\.xml|xl/worksheets/sheet\d+\.xml"
+                    r"|_rels/\.rels|xl/_rels/workbook\.xml\.rels)$")
 
 
 def build(outdir: str | Path) -> dict[str, tuple[str, list[str]]]:
