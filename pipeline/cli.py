@@ -14,7 +14,7 @@ import typer
 
 from .check import check_and_annotate
 from .demo import run_demo
-from .errors import UsageError, XxgkError
+from .errors import UsageError, WorkspaceError, XxgkError
 from .importer import import_report
 from .intake import receive
 from .lifecycle import REVIEW_LABELS, STATE_LABELS
@@ -210,11 +210,34 @@ def _fail(exc: Exception) -> None:
     """Print a user-facing error in Chinese and exit; a traceback only with XXGK_DEBUG=1."""
     if os.environ.get("XXGK_DEBUG"):
         raise exc
+    exc = environment_error(exc) or exc
     if isinstance(exc, XxgkError):
         typer.echo(f"错误：{exc}", err=True)
         raise typer.Exit(exc.exit_code)
     typer.echo(f"内部错误：{type(exc).__name__}: {exc}（设置环境变量 XXGK_DEBUG=1 可查看详细信息）", err=True)
     raise typer.Exit(3)
+
+
+def environment_error(exc: BaseException) -> WorkspaceError | None:
+    """A fault of the machine rather than of xxgk or the files (disk full, no permission), in Chinese."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        from .ledger import ledger_error
+
+        return ledger_error(Path("ledger.sqlite"), exc)
+    if isinstance(exc, OSError):
+        where = f"（{exc.filename}）" if getattr(exc, "filename", None) else ""
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            return WorkspaceError(f"磁盘空间不足，无法写入{where}；请清理磁盘后再运行，已收取的文件不会丢失")
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return WorkspaceError(f"没有写入权限或磁盘是只读的{where}；查看报送情况和汇总（输出到可写的位置）仍可进行")
+        if exc.errno == errno.ENOENT:
+            return WorkspaceError(f"找不到文件或文件夹{where}")
+    if isinstance(exc, MemoryError):
+        return WorkspaceError("内存不足，无法完成；请关闭其他程序后再运行")
+    return None
 
 
 @app.command("spec")
@@ -312,6 +335,8 @@ def init_cmd(
         ws = init_workspace(workspace, roster, year, deadline, name=name, code=code, sender=sender)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
+    for notice in ws.notices:
+        typer.echo(f"注意：{notice}")
     typer.echo(f"已建立{ws.name}{ws.year}年度工作区：{ws.path}（{len(ws.offices())}个单位"
                + (f"，截止日期{ws.deadline}" if ws.deadline else "") + "）")
 
@@ -352,7 +377,11 @@ def receive_cmd(
 ) -> None:
     """收取各单位报送的文件和邮件：先存档、记入台账，再校验，写反馈工作簿并起草回复邮件。"""
     def imap_password(url: str) -> str:
-        return os.environ.get("XXGK_IMAP_PASSWORD") or typer.prompt(f"{url} 的密码", hide_input=True)
+        if os.environ.get("XXGK_IMAP_PASSWORD"):
+            return os.environ["XXGK_IMAP_PASSWORD"]
+        if not sys.stdin.isatty():  # a scheduled job: no one to type it
+            raise UsageError("读取 IMAP 邮箱需要密码：请设置环境变量 XXGK_IMAP_PASSWORD（没有终端可以输入密码）")
+        return typer.prompt(f"{url} 的密码", hide_input=True)
 
     try:
         when = _parse_time(received_at) if received_at else None

@@ -19,3 +19,10 @@ class UsageError(XxgkError):
 
 class InputError(XxgkError):
     """An input file (roster, workbook) cannot be used."""
+
+
+class WorkspaceError(XxgkError):
+    """The workspace cannot be used as it is: a broken settings file, a damaged or locked ledger, a full
+    disk, a folder without write permission. Nothing about the offices' files."""
+
+    exit_code = 4

@@ -2,7 +2,10 @@
 
 - ``files``: every distinct content received, archived under its sha256.
 - ``submissions``: every arrival of a file (one row per email part or file given), with what
-  reading and checking it found. ``status`` is ``pending`` until it is processed, then
+  reading and checking it found, how many runs began processing it (``attempts``: a file that
+  kills the program is not retried forever), and which steps are still owed (``feedback_pending``,
+  ``reply_pending``: a run killed between steps leaves them set, and the next run does them), and the
+  run that recorded it (``worker``, host:pid: a run leaves another live run's files alone). ``status`` is ``pending`` until it is processed, then
   ``ok``/``warnings``/``errors`` (a workbook of the workspace's year and format: it may become
   the office's current version), ``unusable`` (damaged, encrypted, .xls/.et/.ods, another
   year or format: recorded and answered, never current), ``attachment`` (PDF, images, Word:
@@ -21,7 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-SCHEMA_VERSION = 3
+from .errors import WorkspaceError
+
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offices(
@@ -46,6 +51,8 @@ CREATE TABLE IF NOT EXISTS submissions(
     feedback_path TEXT, error TEXT,
     time_source TEXT, time_flag TEXT, reason TEXT, explanation TEXT, feedback_sha256 TEXT, prose_json TEXT,
     texts_compared INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0, feedback_pending INTEGER NOT NULL DEFAULT 0,
+    reply_pending INTEGER NOT NULL DEFAULT 0, worker TEXT,
     UNIQUE(sha256, source_key));
 CREATE TABLE IF NOT EXISTS messages(
     message_key TEXT PRIMARY KEY, sender TEXT, subject TEXT, received_at TEXT,
@@ -76,23 +83,71 @@ CREATE INDEX IF NOT EXISTS outgoing_message ON outgoing(message_id);
 
 # Columns added since the first ledger: an older ledger gets them on open.
 _ADDED = {"submissions": ["time_source TEXT", "time_flag TEXT", "reason TEXT", "explanation TEXT",
-                          "feedback_sha256 TEXT", "prose_json TEXT", "texts_compared INTEGER"]}
+                          "feedback_sha256 TEXT", "prose_json TEXT", "texts_compared INTEGER",
+                          "attempts INTEGER NOT NULL DEFAULT 0", "feedback_pending INTEGER NOT NULL DEFAULT 0",
+                          "reply_pending INTEGER NOT NULL DEFAULT 0", "worker TEXT"]}
+
+
+LOCK_WAIT_SECONDS = 10  # another xxgk holding the ledger: wait this long, then say so
+_HEADER = b"SQLite format 3\x00"
+
+
+def verify(path: Path) -> None:
+    """Refuse a ledger that is not whole: empty (truncated), not SQLite, or failing SQLite's own check.
+
+    An existing ledger is never recreated: it is the record of everything received and decided.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise WorkspaceError(f"台账 {path} 是空文件（0字节），可能已被截断；请从备份恢复。xxgk 不会重建已有的台账")
+    with path.open("rb") as fh:
+        if fh.read(16) != _HEADER:
+            raise WorkspaceError(f"台账 {path} 不是 SQLite 数据库，可能已损坏；请从备份恢复")
 
 
 @contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection to the ledger at ``path``, its schema brought up to date."""
-    conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+def connect(path: Path, read_only: bool = False, check: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection to the ledger at ``path``, its schema brought up to date.
+
+    :param read_only: open a ledger in a folder without write permission (status and merge still work).
+    :param check: run SQLite's integrity check first.
+    """
+    if read_only:
+        # A WAL database in a read-only folder: read it as it is, without the shared-memory file.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
     conn.row_factory = sqlite3.Row
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            _migrate(conn)
-        yield conn
+        try:
+            if check and conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise WorkspaceError(f"台账 {path} 已损坏（SQLite 完整性检查未通过）；请从备份恢复")
+            if not read_only:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            if not read_only and conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                _migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise ledger_error(path, exc) from None
+        try:
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise ledger_error(path, exc) from None
     finally:
         conn.close()
+
+
+def ledger_error(path: Path, exc: sqlite3.Error) -> WorkspaceError:
+    """What a SQLite error means for the coordinator."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return WorkspaceError(f"台账 {path} 正被另一个 xxgk 进程使用（已等待{LOCK_WAIT_SECONDS}秒）；请等它结束后再运行")
+    if "readonly" in text or "read-only" in text:
+        return WorkspaceError(f"台账 {path} 不能写入（文件或文件夹是只读的）；查看报送情况和汇总仍可进行")
+    if "disk" in text and "full" in text:
+        return WorkspaceError(f"磁盘空间不足，无法写入台账 {path}；请清理磁盘后再运行")
+    return WorkspaceError(f"台账 {path} 已损坏或无法读取（{text}）；请从备份恢复")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import ledger
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, WorkspaceError
 from .fsutil import atomic_write_text
 from .mail import now_utc
 from .spec import Spec, format_for_year
 from .template import read_roster, roster_to_csv
+from .textutil import visible_text
 
 try:
     from zoneinfo import ZoneInfo
@@ -56,7 +58,7 @@ def _text(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    value = _text(value)
+    value = _text(visible_text(value)[0])
     if not value:
         raise ValueError("不能为空")
     return value
@@ -73,6 +75,29 @@ def _port(value: str) -> int:
     if not str(value).strip().isdigit() or not 1 <= int(value) <= 65535:
         raise ValueError("应为1到65535之间的端口号")
     return int(value)
+
+
+def _positive(low: float, high: float) -> Callable[[str], float]:
+    def check(value: str) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"应为{low:g}到{high:g}之间的数") from None
+        if not low <= number <= high:
+            raise ValueError(f"应为{low:g}到{high:g}之间的数")
+        return int(number) if number.is_integer() else number
+    return check
+
+
+def _zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = value.strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("应为时区名称，例如 Asia/Shanghai") from None
+    return value
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -111,6 +136,14 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             help="county（县级）、city（设区的市级）或 province（省级）；规章等规则按层级判断"),
     Setting("previous", "上年度工作区", _text,
             help="上一年度的工作区文件夹：据此核对上年结转、现行有效件数和文字是否与上年雷同"),
+    Setting("budget_seconds", "每个文件的处理时限（秒）", _positive(1, 3600), 20,
+            help="读取、校验、标注一个文件最多用的时间；超过的文件记为“文件过于复杂，无法处理”，其余文件照常处理"),
+    Setting("budget_memory_mb", "每个文件的内存上限（MB）", _positive(64, 65536), 1024,
+            help="读取、校验、标注一个文件最多增加的内存"),
+    Setting("max_attempts", "处理失败的重试次数", _positive(1, 100), 3,
+            help="一个文件处理中断（程序被终止）达到此次数后不再重试，记为无法处理并报告"),
+    Setting("timezone", "时区", _zone, "Asia/Shanghai",
+            help="邮件日期没有写时区（或写作 -0000）时按此时区理解；CST、GMT+8 一律按北京时间"),
     Setting("merge_policy", "汇总口径", _choice(*MERGE_POLICIES), "accepted-or-clean",
             help="accepted-or-clean：只汇总审核通过或没有任何问题的单位；include-warnings：未审核的有提醒单位也汇总；"
                  "include-errors：有错误的单位也汇总"),
@@ -192,6 +225,7 @@ class Workspace:
     path: Path
     settings: dict[str, Any]
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
+    notices: list[str] = field(default_factory=list, repr=False, compare=False)  # what opening it had to say
 
     def now(self) -> datetime:
         """The current moment, by the workspace's clock."""
@@ -256,10 +290,17 @@ class Workspace:
     def ledger_path(self) -> Path:
         return self.path / "ledger.sqlite"
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the folder or the ledger cannot be written (a copy on a read-only share, a backup)."""
+        if not os.access(self.path, os.W_OK):
+            return True
+        return self.ledger_path.exists() and not os.access(self.ledger_path, os.W_OK)
+
     @contextmanager
     def db(self) -> Iterator[sqlite3.Connection]:
         """A ledger connection; each ``with conn:`` block inside is one transaction."""
-        with ledger.connect(self.ledger_path) as conn:
+        with ledger.connect(self.ledger_path, read_only=self.read_only) as conn:
             yield conn
 
     def offices(self) -> list[sqlite3.Row]:
@@ -308,15 +349,19 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
     year = check_year(year)
     format_for_year(year)
     deadline = check_deadline(deadline, year) if deadline else None
-    name = parse_setting("name", name or "", year)
-    offices = read_roster(roster)
+    notices: list[str] = []
+    shown, hidden = visible_text(name or "")
+    if hidden:
+        notices.append(f"汇总单位名称含有不可见的控制字符（如改变文字方向的字符），已去除：{shown}")
+    name = parse_setting("name", shown, year)
+    offices = read_roster(roster, notices)
     codes = [o["code"] for o in offices]
     if len(set(codes)) != len(codes):
         dup = sorted({c for c in codes if codes.count(c) > 1})
         raise InputError(f"名单文件 {roster} 中单位代码重复：{'、'.join(dup)}")
     settings_path = path / "settings.json"
     if settings_path.exists():
-        settings = _upgrade_settings(json.loads(settings_path.read_text(encoding="utf-8")))
+        settings = load_settings(settings_path)
         if int(settings["year"]) != year:
             raise UsageError(f"{path} 已是{settings['year']}年度的工作区")
     elif path.exists() and any(path.iterdir()):
@@ -329,7 +374,7 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
             settings[key] = parse_setting(key, value, year) if key != "deadline" else value
     for sub in ("archive", "outbox", "outbox/drafts"):
         (path / sub).mkdir(parents=True, exist_ok=True)
-    ws = Workspace(path, settings)
+    ws = Workspace(path, settings, notices=notices)
     ws.save()
     atomic_write_text(path / "roster.csv", roster_to_csv(offices))
     with ws.db() as conn:
@@ -337,14 +382,43 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
     return ws
 
 
+def load_settings(path: Path) -> dict[str, Any]:
+    """settings.json, checked: a file edited by hand into something xxgk cannot use is said so, by key."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WorkspaceError(f"工作区设置文件 {path} 已损坏（第{exc.lineno}行第{exc.colno}列：{exc.msg}）；"
+                             f"请改正或从备份恢复") from None
+    except UnicodeDecodeError:
+        raise WorkspaceError(f"工作区设置文件 {path} 不是 UTF-8 文本；请改正或从备份恢复") from None
+    except OSError as exc:
+        raise WorkspaceError(f"无法读取工作区设置文件 {path}：{exc.strerror}") from None
+    if not isinstance(raw, dict) or "year" not in raw:
+        raise WorkspaceError(f"工作区设置文件 {path} 缺少报告年度（year）；请改正或从备份恢复")
+    settings = _upgrade_settings(raw)
+    try:
+        year = check_year(settings["year"])
+    except UsageError as exc:
+        raise WorkspaceError(f"工作区设置文件 {path}：{exc}") from None
+    for key, value in settings.items():
+        # (The previous year's workspace is looked for when it is used: it may have moved since.)
+        if key in SETTINGS and key not in ("year", "previous") and value not in (None, ""):
+            try:
+                parse_setting(key, str(value), year)
+            except UsageError as exc:
+                raise WorkspaceError(f"工作区设置文件 {path} 中的“{SETTINGS[key].label}”（{key}）无效：{exc}；"
+                                     f"可用 xxgk settings 改正") from None
+    return settings
+
+
 def open_workspace(path: str | Path) -> Workspace:
-    """Open an existing workspace, with a Chinese error if it is not one."""
+    """Open an existing workspace, with a Chinese error if it is not one, or if its settings or ledger are broken."""
     path = Path(path)
     settings_path = path / "settings.json"
     if not settings_path.exists() or not (path / "ledger.sqlite").exists():
         raise UsageError(f"{path} 不是工作区，请先运行 xxgk init")
-    settings = _upgrade_settings(json.loads(settings_path.read_text(encoding="utf-8")))
-    ws = Workspace(path, settings)
-    with ws.db():
-        pass  # brings an older ledger up to date
+    ws = Workspace(path, load_settings(settings_path))
+    ledger.verify(ws.ledger_path)
+    with ledger.connect(ws.ledger_path, read_only=ws.read_only, check=True):
+        pass  # checks the ledger and brings an older one up to date
     return ws
