@@ -19,30 +19,30 @@ What a file becomes:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import os
 import re
+import socket
 import sqlite3
-import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from . import ledger
 from .annotate import annotate, annotated_name
-from .check import check_submission
+from .check import FileResult, check_submission, check_within_budget, failed_result
 from .lifecycle import office_states
 from .rules import Previous
 from .similarity import PeerIndex
 from .spec import recompute
 from .errors import UsageError
 from .findings import Finding, finding
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, fault_point, process_alive, remove_stale_temporaries, safe_filename
 from .mail import Mail
 from .outbox import reply_to_attachments, reply_to_submission, send_outgoing
-from .reader import Submission, read_submission, sniff
+from .reader import MAX_FILE_BYTES, Submission, read_submission, sniff
 from .sources import ATTACHMENT_SUFFIXES, WORKBOOK_SUFFIXES, Arrival, iter_source, mail_arrivals
 from .workspace import LOCAL_TZ, Workspace, iso, local_time, open_workspace
 
@@ -82,17 +82,21 @@ def archive_file(ws: Workspace, data: bytes, sha256: str, suffix: str) -> Path:
     return target
 
 
-def is_workbook(filename: str, data: bytes) -> bool:
-    """Whether a received file is meant as a workbook (even a broken one), as opposed to a scan or a letter."""
+def is_workbook_file(filename: str, path: Path) -> bool:
+    """Whether a received file is meant as a workbook (even a broken one), as opposed to a scan or a letter.
+
+    Reads only what it needs: nothing for a known suffix, the start of the file (or the zip's directory) else."""
     suffix = Path(filename).suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         return True
     if suffix in ATTACHMENT_SUFFIXES:
         return False
-    kind = sniff(data, suffix)
+    with path.open("rb") as fh:
+        head = fh.read(1024 * 1024)
+    kind = sniff(head, suffix)
     if kind is None:  # a zip package: a workbook if it holds one
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
+            with zipfile.ZipFile(path) as z:
                 names = z.namelist()
                 return any(n.startswith("xl/") for n in names) or (
                     "mimetype" in names and b"spreadsheet" in z.read("mimetype")[:100])
@@ -134,6 +138,18 @@ class _Roster:
                 return o["code"], "filename"
         return None, None
 
+    def mismatch(self, code: str | None, how: str | None, sender: str | None) -> str | None:
+        """Why a workbook naming one office but sent from another's registered address is held, or None.
+
+        Fine when the roster lists the sender for the office the workbook names (an address serving several)."""
+        registered = self.by_email.get((sender or "").lower(), [])
+        if how != "template" or not registered or code in registered:
+            return None
+        claimed = self.codes[code]["name"] if code in self.codes else code
+        own = "、".join(f"{self.codes[c]['name']}（{c}）" for c in registered)
+        return (f"填报表上的单位是{claimed}（{code}），而发件邮箱 {sender} 登记的是{own}；已存档，待核实后采用"
+                f"（核实无误可用 xxgk receive 工作区 该文件 --office {code} 指定）")
+
     def by_sender(self, sender: str | None) -> str | None:
         matches = self.by_email.get((sender or "").lower(), [])
         return matches[0] if len(matches) == 1 else None
@@ -171,6 +187,7 @@ def _record(ws: Workspace, conn: sqlite3.Connection, data: bytes, arrival: Arriv
     """Archive and record one arrival. Returns (submission id, "new"/"duplicate"/"already")."""
     sha = hashlib.sha256(data).hexdigest()
     path = archive_file(ws, data, sha, Path(arrival.filename).suffix)
+    fault_point("archived")
     recorded = ws.now()
     received, flag = _time_flag(ws, arrival.received_at, recorded)
     with conn:
@@ -187,11 +204,12 @@ def _record(ws: Workspace, conn: sqlite3.Connection, data: bytes, arrival: Arriv
             "SELECT id FROM submissions WHERE feedback_sha256=? ORDER BY id LIMIT 1", (sha,)).fetchone()
         cur = conn.execute(
             "INSERT INTO submissions(sha256, source_key, filename, source, sender, message_id, received_at, recorded_at,"
-            " duplicate_of, status, time_source, time_flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " duplicate_of, status, time_source, time_flag, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sha, arrival.source_key, arrival.filename, arrival.source, arrival.sender, arrival.message_id,
              iso(received), iso(recorded), first["id"] if first else None, "duplicate" if first else "pending",
-             arrival.time_source, flag))
-        return cur.lastrowid, "duplicate" if first else "new"
+             arrival.time_source, flag, WORKER))
+    fault_point("recorded")
+    return cur.lastrowid, "duplicate" if first else "new"
 
 
 def _unusable_reason(ws: Workspace, sub: Submission | None, error: str | None) -> str | None:
@@ -214,36 +232,50 @@ def _set(conn: sqlite3.Connection, sub_id: int, **values: Any) -> None:
                      (*values.values(), sub_id))
 
 
-def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, row: sqlite3.Row, data: bytes,
+def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, row: sqlite3.Row, data: bytes | None,
                       office: str | None, attachments: list[str]) -> Received:
-    """Read, check and annotate the archived bytes of one workbook, and draft the reply."""
+    """Read, check and annotate the archived bytes of one workbook within the file budget, and draft the reply.
+
+    ``data`` is None for a file too large to read (it stays archived, and is answered)."""
     named = Path(row["filename"])  # the office's file name: it names the feedback and helps sniff the format
-    sub = result = error = None
-    try:
-        sub = read_submission(named, data)
-    except Exception as exc:  # noqa: BLE001 - the file stays archived and is answered with its error
-        error = f"{type(exc).__name__}: {exc}"
-    code, how = roster.identify(sub, row["sender"], row["filename"])
+    feedback_dir = lambda code: ws.outbox / safe_filename(code or "未识别单位")  # noqa: E731
+    feedback_name = f"{row['id']:05d}_{annotated_name(named)}"
+    found: dict[str, Any] = {}
+
+    def run() -> FileResult:
+        found["sub"] = sub = read_submission(named, data)
+        found["who"] = roster.identify(sub, row["sender"], row["filename"])
+        code = found["who"][0] or office
+        result = check_submission(sub, year=ws.year, level=ws.level, previous=roster.previous(code))
+        fault_point("checked")
+        # The other offices' texts are compared once the run's files are in (see _compare_texts).
+        held = None if _unusable_reason(ws, sub, None) else roster.mismatch(*found["who"], row["sender"])
+        result.annotated = annotate(result, feedback_dir(None if held else code), name=feedback_name)
+        return result
+
+    if data is None:
+        result, done = failed_result(named, "file-too-large", ""), False
+    else:
+        result, done = check_within_budget(run, named, (ws.get("budget_seconds"), ws.get("budget_memory_mb")))
+    sub = found.get("sub") if done else None
+    error = None if done else result.findings[0].message
+    code, how = found["who"] if done else roster.identify(None, row["sender"], row["filename"])
     if code is None and office:
         code, how = office, "assigned"
-    if sub is not None:
-        try:
-            # The other offices' texts are compared once the run's files are in (see _compare_texts).
-            result = check_submission(sub, year=ws.year, level=ws.level, previous=roster.previous(code))
-        except Exception as exc:  # noqa: BLE001 - as above
-            sub, error = None, f"{type(exc).__name__}: {exc}"
     reason = _unusable_reason(ws, sub, error)
-    feedback = feedback_sha = None
-    if result is not None:
-        feedback = annotate(result, ws.outbox / (code or "未识别单位"),
-                            name=f"{row['id']:05d}_{annotated_name(named)}")
-        feedback_sha = hashlib.sha256(feedback.read_bytes()).hexdigest()
-    findings = [f.to_dict() for f in result.findings] if result is not None else [
-        finding("file-read-error", detail=error).to_dict()]
+    held = None if reason else roster.mismatch(code, how, row["sender"])
+    if held:
+        code, how = None, "held"  # not the claimed office's until the coordinator says so (receive --office)
+    if not done:
+        result.annotated = annotate(result, feedback_dir(code), name=feedback_name)  # the finding alone: quick
+    feedback = result.annotated
+    feedback_sha = hashlib.sha256(feedback.read_bytes()).hexdigest()
+    fault_point("feedback")
+    findings = [f.to_dict() for f in result.findings]
     readable = sub is not None and sub.readable
     values = {f.id: result.values[f.id] for f in sub.spec.inputs()} if readable else {}
-    status = "unusable" if reason else result.status
-    _set(conn, row["id"], office_code=code, identified_by=how, status=status, reason=reason,
+    status = "unusable" if reason else ("held" if held else result.status)
+    _set(conn, row["id"], office_code=code, identified_by=how, status=status, reason=reason or held,
          errors=sum(1 for f in findings if f["severity"] == "error"),
          warnings=sum(1 for f in findings if f["severity"] == "warning"),
          format=sub.spec.format if readable else None, year=sub.year if sub is not None else None,
@@ -251,25 +283,46 @@ def _process_workbook(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, 
          values_json=json.dumps(values), findings_json=json.dumps(findings, ensure_ascii=False, default=str),
          explanation=sub.explanation if sub is not None else None,
          prose_json=json.dumps(sub.spec.joined_texts(sub.prose) if readable else {}, ensure_ascii=False),
-         feedback_path=str(feedback.relative_to(ws.path)) if feedback else None, feedback_sha256=feedback_sha,
-         error=error)
-    if code in roster.codes and status != "unusable":
+         feedback_path=str(feedback.relative_to(ws.path)), feedback_sha256=feedback_sha, error=error,
+         reply_pending=1)
+    fault_point("status")
+    if code in roster.codes and status not in ("unusable", "held"):
         roster.touched.add(code)
-    draft = reply_to_submission(ws, conn, row["id"], attachments)
+    draft = _reply(ws, conn, row["id"], attachments)
     name = roster.codes[code]["name"] if code in roster.codes else None
-    return Received(row["id"], row["filename"], code, name, status, note=reason or "", draft=draft)
+    return Received(row["id"], row["filename"], code, name, status, note=reason or held or "", draft=draft)
+
+
+def _reply(ws: Workspace, conn: sqlite3.Connection, sub_id: int, attachments: list[str] = ()) -> Path | None:
+    """Draft the reply to a processed file, and record that it is no longer owed."""
+    draft = reply_to_submission(ws, conn, sub_id, attachments)
+    fault_point("reply")
+    _set(conn, sub_id, reply_pending=0)
+    return draft
 
 
 def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list[int],
              office: str | None = None) -> list[Received]:
-    """Process the new arrivals of one email (or one file): workbooks first, then what came with them."""
+    """Process the new arrivals of one email (or one file): workbooks first, then what came with them.
+
+    Each row's attempts are counted before the work starts: a file that kills the program every time (a bug,
+    the machine's memory) is given up after ``max_attempts`` and reported, instead of blocking every run."""
     rows = [ledger.submission(conn, i) for i in ids]
-    data = {r["id"]: (ws.path / r["archive_path"]).read_bytes() for r in rows}  # always the archived bytes
-    workbooks = [r for r in rows if is_workbook(r["filename"], data[r["id"]])]
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("UPDATE submissions SET attempts = attempts + 1 WHERE id=?", [(i,) for i in ids])
+    paths = {r["id"]: ws.path / r["archive_path"] for r in rows}
+    workbooks = [r for r in rows if is_workbook_file(r["filename"], paths[r["id"]])]
     others = [r for r in rows if r not in workbooks]
     done = {}
     for r in workbooks:
-        done[r["id"]] = _process_workbook(ws, conn, roster, r, data[r["id"]], office, [o["filename"] for o in others])
+        if r["attempts"] >= int(ws.get("max_attempts")):  # this run's increment makes it one more
+            done[r["id"]] = _give_up(ws, conn, roster, r)
+            continue
+        # Always the archived bytes, and only those a workbook can be.
+        size = paths[r["id"]].stat().st_size
+        data = paths[r["id"]].read_bytes() if size <= MAX_FILE_BYTES else None
+        done[r["id"]] = _process_workbook(ws, conn, roster, r, data, office, [o["filename"] for o in others])
     if others:
         # Attachments belong to the office of the email's workbook (processed in this run or an earlier one).
         message = rows[0]["message_id"]
@@ -278,28 +331,58 @@ def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list
                                 (message,)).fetchall() if message else []
         group = next((d.office_code for d in done.values() if d.office_code), None) or next(
             (s["office_code"] for s in siblings), None)
-        for r in others:
+        lone = not workbooks and not siblings
+        for i, r in enumerate(others):
             code, how = (group, "email") if group else roster.identify(None, r["sender"], r["filename"])
             if code is None and office:
                 code, how = office, "assigned"
-            _set(conn, r["id"], status="attachment", office_code=code, identified_by=how)
+            _set(conn, r["id"], status="attachment", office_code=code, identified_by=how,
+                 reply_pending=1 if lone and i == 0 else 0)
             name = roster.codes[code]["name"] if code in roster.codes else None
             done[r["id"]] = Received(r["id"], r["filename"], code, name, "attachment", note="附件，已存档")
-        if not workbooks and not siblings:
-            draft = reply_to_attachments(ws, conn, [r["id"] for r in others])
+        if lone:
             first = done[others[0]["id"]]
-            first.draft = draft
+            first.draft = _reply_attachments(ws, conn, [r["id"] for r in others])
     return [done[i] for i in ids]
 
 
-def _receive(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, parts: list[tuple[bytes, Arrival]],
-             office: str | None) -> list[Received]:
-    recorded = [(_record(ws, conn, data, arrival), arrival) for data, arrival in parts]
-    new = [sub_id for (sub_id, state), _ in recorded if state == "new"]
-    processed = {r.submission_id: r for r in _process(ws, conn, roster, new, office)} if new else {}
+def _reply_attachments(ws: Workspace, conn: sqlite3.Connection, ids: list[int]) -> Path | None:
+    draft = reply_to_attachments(ws, conn, ids)
+    fault_point("reply")
+    _set(conn, ids[0], reply_pending=0)
+    return draft
+
+
+def _give_up(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, row: sqlite3.Row) -> Received:
+    """A file earlier runs died on, time after time: kept in the archive, answered, and left to a person."""
+    found = finding("file-poisoned", actual=row["attempts"])
+    reason = found.message
+    code, how = roster.identify(None, row["sender"], row["filename"])
+    _set(conn, row["id"], status="unusable", reason=reason, office_code=code, identified_by=how,
+         findings_json=json.dumps([found.to_dict()], ensure_ascii=False), errors=1, warnings=0, reply_pending=1)
+    draft = _reply(ws, conn, row["id"])
+    name = roster.codes[code]["name"] if code in roster.codes else None
+    return Received(row["id"], row["filename"], code, name, "unusable", note=reason, draft=draft)
+
+
+Recorded = tuple[int, str, Arrival]  # submission id, "new"/"duplicate"/"already", the arrival
+
+
+def _record_all(ws: Workspace, conn: sqlite3.Connection, parts: Iterable[tuple[bytes, Arrival]]) -> list[Recorded]:
+    """Archive and record arrivals (the first half of receiving: nothing here reads a file's content)."""
     out = []
-    for (sub_id, state), arrival in recorded:
-        if state == "new":
+    for data, arrival in parts:
+        sub_id, state = _record(ws, conn, data, arrival)
+        out.append((sub_id, state, arrival))
+    return out
+
+
+def _outcomes(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, recorded: list[Recorded],
+              processed: dict[int, Received], office: str | None) -> list[Received]:
+    """What became of each recorded arrival: processed now, a re-send, or known from an earlier run."""
+    out = []
+    for sub_id, state, arrival in recorded:
+        if sub_id in processed:
             out.append(processed[sub_id])
             continue
         row = ledger.submission(conn, sub_id)
@@ -311,22 +394,38 @@ def _receive(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, parts: li
             note = f"与{day.month}月{day.day}日收到的{what}完全相同"
             out.append(Received(sub_id, arrival.filename, first["office_code"], first["office_name"], "duplicate", note))
         elif row["office_code"] is None and office and row["status"] not in ("duplicate", "pending"):
-            _set(conn, sub_id, office_code=office, identified_by="assigned")
-            draft = reply_to_submission(ws, conn, sub_id) if row["status"] != "attachment" else None
+            if row["status"] == "held":  # the coordinator has checked whose it is: it counts as checked
+                status = "errors" if row["errors"] else ("warnings" if row["warnings"] else "ok")
+                _set(conn, sub_id, office_code=office, identified_by="assigned", status=status, reason=None)
+                roster.touched.add(office)
+            _set(conn, sub_id, office_code=office, identified_by="assigned", reply_pending=1)
+            row = ledger.submission(conn, sub_id)
+            draft = _reply(ws, conn, sub_id) if row["status"] != "attachment" else _set(conn, sub_id, reply_pending=0)
             name = roster.codes[office]["name"]
             out.append(Received(sub_id, arrival.filename, office, name, row["status"], f"已指定为{name}", draft))
+        elif row["status"] == "pending":
+            out.append(Received(sub_id, arrival.filename, None, None, "pending", "等待处理"))
         else:
             out.append(Received(sub_id, arrival.filename, row["office_code"], row["office_name"], "already",
                                 "此前已处理"))
     return out
 
 
-def _receive_mail(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, mail: Mail, result: ReceiveResult,
-                  office: str | None) -> None:
+def _receive(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, parts: list[tuple[bytes, Arrival]],
+             office: str | None) -> list[Received]:
+    """Record, then process, the arrivals of one email or file."""
+    recorded = _record_all(ws, conn, parts)
+    new = [sub_id for sub_id, state, _ in recorded if state == "new"]
+    processed = {r.submission_id: r for r in _process(ws, conn, roster, new, office)} if new else {}
+    return _outcomes(ws, conn, roster, recorded, processed, office)
+
+
+def _mail_parts(ws: Workspace, conn: sqlite3.Connection, mail: Mail, result: ReceiveResult) -> list[tuple[bytes, Arrival]]:
+    """Record an email (its headers, what came with it) and return its files as arrivals."""
     own = mail.xxgk or conn.execute("SELECT 1 FROM outgoing WHERE message_id=?", (mail.message_id,)).fetchone()
     if own:
         result.mail_notes.append(f"已跳过本工作区起草或发出的邮件：{mail.subject}")
-        return
+        return []
     recorded = ws.now()
     received = mail.internal_date or mail.date or recorded
     with conn:
@@ -335,14 +434,17 @@ def _receive_mail(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, mail
                      " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (mail.message_id, mail.sender, mail.subject, iso(received), len(mail.attachments), mail.skipped,
                       iso(recorded)))
-    if not mail.attachments:
+    if mail.oversized:
+        mb = f"{mail.oversized / 1024 / 1024:.0f}MB"
+        result.mail_notes.append(
+            f"{mail.sender}：{mail.subject}（邮件过大，{mb}，" + ("已原样存档为 .eml，未拆分附件）" if mail.attachments
+                                                              else "未下载，仍在邮箱中，请在邮箱中查看）"))
+    elif not mail.attachments:
         result.mail_notes.append(f"邮件没有附件：{mail.sender}：{mail.subject}")
     if mail.skipped:
         result.mail_notes.append(
             f"{mail.sender}：{mail.subject}（附件过多，只收取了前{len(mail.attachments)}个，另有{mail.skipped}个未收取）")
-    parts = list(mail_arrivals(mail, recorded))
-    if parts:
-        result.items += _receive(ws, conn, roster, parts, office)
+    return list(mail_arrivals(mail, recorded))
 
 
 def _compare_texts(ws: Workspace, conn: sqlite3.Connection, codes: set[str]) -> list[Received]:
@@ -396,7 +498,10 @@ def _compare_texts(ws: Workspace, conn: sqlite3.Connection, codes: set[str]) -> 
 
 
 def _add_finding(ws: Workspace, conn: sqlite3.Connection, sub_id: int, found: Finding) -> Received | None:
-    """Add a finding to a processed version (once): its status, its feedback workbook and its reply follow."""
+    """Add a finding to a processed version (once): its status, its feedback workbook and its reply follow.
+
+    The feedback and the reply are owed from the moment the finding is stored (one transaction), so a run
+    killed in between leaves them owed, and the next run writes them."""
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         row = ledger.submission(conn, sub_id)
@@ -406,53 +511,54 @@ def _add_finding(ws: Workspace, conn: sqlite3.Connection, sub_id: int, found: Fi
         findings.append(found.to_dict())
         status = row["status"] if row["status"] == "errors" else (
             "warnings" if found.severity == "warning" else row["status"])
-        conn.execute("UPDATE submissions SET findings_json=?, warnings=?, status=? WHERE id=?",
-                     (json.dumps(findings, ensure_ascii=False, default=str),
-                      sum(1 for f in findings if f["severity"] == "warning"), status, sub_id))
-    _reannotate(ws, conn, ledger.submission(conn, sub_id), findings)
-    draft = reply_to_submission(ws, conn, sub_id)
+        conn.execute("UPDATE submissions SET findings_json=?, warnings=?, status=?, feedback_pending=1, reply_pending=1"
+                     " WHERE id=?", (json.dumps(findings, ensure_ascii=False, default=str),
+                                     sum(1 for f in findings if f["severity"] == "warning"), status, sub_id))
+    fault_point("compared")
+    _reannotate(ws, conn, ledger.submission(conn, sub_id))
+    draft = _reply(ws, conn, sub_id)
     return Received(sub_id, row["filename"], row["office_code"], row["office_name"], status, found.message, draft)
 
 
-def _reannotate(ws: Workspace, conn: sqlite3.Connection, row: sqlite3.Row, findings: list[dict[str, Any]]) -> None:
+def _reannotate(ws: Workspace, conn: sqlite3.Connection, row: sqlite3.Row) -> None:
     """Write a version's feedback workbook again, with the findings the ledger now has."""
-    if not row["feedback_path"]:
-        return
-    data = (ws.path / row["archive_path"]).read_bytes()
-    sub = read_submission(Path(row["filename"]), data)
-    result = check_submission(sub, year=ws.year, level=ws.level)
-    result.findings = [Finding(**{k: v for k, v in f.items() if k != "explained"}) for f in findings]
-    target = ws.path / row["feedback_path"]
-    feedback = annotate(result, target.parent, name=target.name)
-    _set(conn, row["id"], feedback_sha256=hashlib.sha256(feedback.read_bytes()).hexdigest())
+    if row["feedback_path"]:
+        findings = json.loads(row["findings_json"] or "[]")
+        data = (ws.path / row["archive_path"]).read_bytes()
+        sub = read_submission(Path(row["filename"]), data)
+        result = check_submission(sub, year=ws.year, level=ws.level)
+        result.findings = [Finding(**{k: v for k, v in f.items() if k != "explained"}) for f in findings]
+        target = ws.path / row["feedback_path"]
+        feedback = annotate(result, target.parent, name=target.name)
+        fault_point("reannotated")
+        _set(conn, row["id"], feedback_sha256=hashlib.sha256(feedback.read_bytes()).hexdigest(), feedback_pending=0)
+    else:
+        _set(conn, row["id"], feedback_pending=0)
 
 
-def _remove_stale_temporaries(ws: Workspace, age_seconds: float = 3600) -> None:
-    """Temporary files of a run that was killed (atomic writes clean up after themselves otherwise).
-
-    Only our own ``.name.xxxx.tmp`` files older than an hour: a run going on now keeps its own."""
-    cutoff = time.time() - age_seconds
-    for folder in (ws.archive, ws.outbox):
-        for tmp in folder.rglob(".*.tmp"):
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-            except OSError:
-                pass
-
-
-def _repair_replies(ws: Workspace, conn: sqlite3.Connection) -> list[Received]:
-    """Replies a killed run did not get to draft: every processed workbook with someone to answer has one."""
-    rows = conn.execute(
-        "SELECT s.id, s.filename, s.office_code, s.status, o.name FROM submissions s"
-        " LEFT JOIN offices o ON o.code = s.office_code"
-        " WHERE s.status IN ('ok', 'warnings', 'errors', 'unusable') AND s.duplicate_of IS NULL"
-        " AND (s.sender IS NOT NULL OR o.email != '')"
-        " AND NOT EXISTS (SELECT 1 FROM outgoing g WHERE g.submission_id = s.id AND g.kind = 'reply')").fetchall()
+def _repair(ws: Workspace, conn: sqlite3.Connection) -> list[Received]:
+    """Finish the steps a killed run left owed: feedback workbooks to write again, replies to draft (and, for a
+    ledger of an earlier version, any processed workbook without a reply)."""
     out = []
-    for r in rows:
-        draft = reply_to_submission(ws, conn, r["id"])
-        out.append(Received(r["id"], r["filename"], r["office_code"], r["name"], r["status"], "补写了回复草稿", draft))
+    for row in conn.execute("SELECT id FROM submissions WHERE feedback_pending=1").fetchall():
+        _reannotate(ws, conn, ledger.submission(conn, row["id"]))
+    owed = conn.execute("SELECT s.id, s.status, s.message_id FROM submissions s WHERE s.reply_pending=1"
+                        " AND s.status != 'pending'").fetchall()
+    missing = conn.execute(
+        "SELECT s.id, s.status, s.message_id FROM submissions s LEFT JOIN offices o ON o.code = s.office_code"
+        " WHERE s.status IN ('ok', 'warnings', 'errors', 'unusable', 'held') AND s.duplicate_of IS NULL"
+        " AND s.reply_pending=0 AND (s.sender IS NOT NULL OR o.email != '')"
+        " AND NOT EXISTS (SELECT 1 FROM outgoing g WHERE g.submission_id = s.id AND g.kind = 'reply')").fetchall()
+    for r in list(owed) + list(missing):
+        if r["status"] == "attachment":
+            ids = [x["id"] for x in conn.execute("SELECT id FROM submissions WHERE message_id IS ? AND status='attachment'"
+                                                 " ORDER BY id", (r["message_id"],))] if r["message_id"] else [r["id"]]
+            draft = _reply_attachments(ws, conn, ids)
+        else:
+            draft = _reply(ws, conn, r["id"])
+        row = ledger.submission(conn, r["id"])
+        out.append(Received(r["id"], row["filename"], row["office_code"], row["office_name"], row["status"],
+                            "补写了回复草稿", draft))
     return out
 
 
@@ -463,9 +569,6 @@ def _check_office(conn: sqlite3.Connection, office: str | None) -> None:
 
 def receive_file(ws: Workspace, data: bytes, arrival: Arrival, *, office: str | None = None) -> list[Received]:
     """Receive one file's bytes with its metadata (sender, time, source): archive, record, check, answer.
-
-    The entry point for any source: :func:`receive` reads files, mailboxes and IMAP and hands
-    each file here.
 
     :param office: the roster code to assign the file to when it does not say whose it is.
     """
@@ -489,10 +592,40 @@ def _update(items: list[Received], changed: list[Received]) -> None:
             items.append(c)
 
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this run, as the ledger names the run that recorded a file
+
+
+def _orphans(conn: sqlite3.Connection, skip: set[int]) -> list[list[int]]:
+    """Pending files whose run is gone (killed, or of an earlier version), claimed for this run, grouped by email.
+
+    A file another live run recorded is its business: two receives at once never process one file twice."""
+    host = socket.gethostname()
+    groups: dict[str, list[int]] = {}
+    for row in conn.execute("SELECT id, message_id, worker FROM submissions WHERE status='pending' ORDER BY id"):
+        if row["id"] in skip:
+            continue
+        owner, _, pid = (row["worker"] or "").rpartition(":")
+        if row["worker"] and owner == host and pid.isdigit() and process_alive(int(pid)):
+            continue
+        if row["worker"] and owner != host and row["worker"] != WORKER:
+            continue  # recorded on another machine sharing the folder: it finishes its own
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            claimed = conn.execute("UPDATE submissions SET worker=? WHERE id=? AND status='pending' AND worker IS ?",
+                                   (WORKER, row["id"], row["worker"])).rowcount
+        if claimed:
+            groups.setdefault(row["message_id"] or f"#{row['id']}", []).append(row["id"])
+    return list(groups.values())
+
+
 def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str] | None = None,
             received_at: datetime | None = None, office: str | None = None, send: bool = False,
             smtp_password: str | None = None, progress: Callable[[str], None] | None = None) -> ReceiveResult:
     """Receive files and emails into the workspace: archive, record, check, annotate, draft replies.
+
+    Everything new is archived and recorded first; then this run's arrivals are processed in order; then
+    whatever earlier runs left unfinished. A file that stalls or kills processing never keeps the files
+    after it from being archived and answered.
 
     :param sources: files, folders, .eml/mbox files, Maildir folders, or imap(s):// URLs.
     :param password: returns the IMAP password for a URL (never logged).
@@ -502,28 +635,31 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
     :param progress: called with each file's name once it is done.
     """
     result = ReceiveResult()
-    _remove_stale_temporaries(ws)
+    remove_stale_temporaries([ws.archive, ws.outbox, ws.path])
     with ws.db() as conn:
         _check_office(conn, office)
         roster = _Roster(ws, conn)
-        # Finish what an interrupted run left half done, an email's parts together.
-        pending = conn.execute("SELECT id, message_id FROM submissions WHERE status='pending' ORDER BY id").fetchall()
-        groups: dict[str, list[int]] = {}
-        for row in pending:
-            groups.setdefault(row["message_id"] or f"#{row['id']}", []).append(row["id"])
-        for ids in groups.values():
-            result.items += _process(ws, conn, roster, ids, office)
-        result.items += _repair_replies(ws, conn)
+        result.items += _repair(ws, conn)
+        # 1. Archive and record everything new.
+        batches: list[list[Recorded]] = []
         for source in sources:
             for item in iter_source(ws, source, password=password, received_at=received_at):
-                before = len(result.items)
-                if isinstance(item, Mail):
-                    _receive_mail(ws, conn, roster, item, result, office)
-                else:
-                    result.items += _receive(ws, conn, roster, [item], office)
-                if progress:
-                    for done in result.items[before:]:
-                        progress(done.filename)
+                parts = _mail_parts(ws, conn, item, result) if isinstance(item, Mail) else [item]
+                if parts:
+                    batches.append(_record_all(ws, conn, parts))
+        this_run = {sub_id for batch in batches for sub_id, state, _ in batch if state == "new"}
+        # 2. Process this run's arrivals, an email's files together.
+        for batch in batches:
+            new = [sub_id for sub_id, state, _ in batch if state == "new"]
+            processed = {r.submission_id: r for r in _process(ws, conn, roster, new, office)} if new else {}
+            items = _outcomes(ws, conn, roster, batch, processed, office)
+            result.items += items
+            if progress:
+                for done in items:
+                    progress(done.filename)
+        # 3. Then what earlier runs left unfinished (a file they were killed on is given up after max_attempts).
+        for ids in _orphans(conn, this_run):
+            result.items += _process(ws, conn, roster, ids, office)
         _update(result.items, _compare_texts(ws, conn, roster.touched))
     if send and result.drafts:
         result.sent = send_outgoing(ws, paths=result.drafts, password=smtp_password)

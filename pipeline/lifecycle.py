@@ -23,7 +23,8 @@ from .workspace import Workspace
 
 USABLE = ("ok", "warnings", "errors")  # a workbook of the year and format, whatever it holds
 
-STATE_LABELS = {"missing": "未报送", "unusable": "无法采用", "ok": "通过", "warnings": "有提醒", "errors": "有错误"}
+STATE_LABELS = {"missing": "未报送", "unusable": "无法采用", "ok": "通过", "warnings": "有提醒", "errors": "有错误",
+                "held": "待核实"}
 REVIEW_LABELS = {"pending": "待审核", "returned": "已退回", "accepted": "审核通过"}
 ACTION_LABELS = {"return": "退回", "accept": "审核通过", "reopen": "重新打开"}
 

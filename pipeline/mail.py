@@ -18,14 +18,16 @@ import smtplib
 import ssl
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from email import policy
 from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo
 
 from .errors import InputError, UsageError
+from .fsutil import safe_filename
 
 MAX_ATTACHMENTS = 50  # per message; the rest are listed, not processed
 XXGK_HEADER = "X-Xxgk"  # marks the mail a workspace drafts, so that it is never received as an office's
@@ -51,6 +53,7 @@ class Mail:
     source: str = ""  # where it was read from, for people
     internal_date: datetime | None = None  # when the IMAP server received it
     xxgk: str | None = None  # the X-Xxgk header: a draft or a sent mail of a workspace, not an office's
+    oversized: int = 0  # bytes of a message too large to unpack (archived whole, or left on the server)
 
 
 def fix_filename(name: str | None) -> str | None:
@@ -65,25 +68,6 @@ def fix_filename(name: str | None) -> str | None:
             except UnicodeDecodeError:
                 continue
         return raw.decode("gb18030", "replace")
-    return name
-
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f\\/:*?"<>|]')
-
-
-def safe_filename(name: str | None, fallback: str = "附件") -> str:
-    """A bare, harmless file name: no folders (../, absolute paths), no control characters."""
-    name = unicodedata.normalize("NFC", name or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip(" .")
-    if not name:
-        name = fallback
-    if len(name.encode("utf-8")) > 180:
-        stem, dot, ext = name.rpartition(".")
-        keep = stem if dot else name
-        while len((keep + dot + ext).encode("utf-8")) > 180:
-            keep = keep[:-1]
-        name = keep + dot + ext if dot else keep
     return name
 
 
@@ -115,17 +99,55 @@ def _is_attachment(part: Message) -> bool:
     return ctype.startswith("application/") and ctype not in ("application/pgp-signature", "application/pkcs7-signature")
 
 
-def parse_message(raw: bytes) -> Mail:
-    """Parse one message's bytes; malformed MIME yields what can be recovered, never an exception."""
+# Zone names Chinese mail clients and servers write: CST there is China Standard Time, not US Central.
+_CHINA_ZONES = re.compile(r"\b(?:CST|BJT|CCT|(?:GMT|UTC)\s*\+\s*0?8(?::?00)?)(?=\s|\)|$)", re.I)
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def parse_date(value: str | None, zone: tzinfo = CHINA) -> datetime | None:
+    """A Date header as the moment it means: CST and GMT+8 are Beijing time; a date without a zone (or with
+    -0000, "zone unknown") is in ``zone``, the workspace's (default Asia/Shanghai)."""
+    if not value:
+        return None
+    text = _CHINA_ZONES.sub("+0800", str(value))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # Naive: the header had no zone, or -0000 ("zone unknown").
+    return when.replace(tzinfo=zone) if when.tzinfo is None else when
+
+
+def _tnef_files(data: bytes) -> list[tuple[str, bytes]] | None:
+    """The files inside an Outlook winmail.dat (TNEF), or None when it cannot be unpacked."""
+    try:
+        from tnefparse import TNEF
+
+        tnef = TNEF(data, do_checksum=False)
+        out = []
+        for i, att in enumerate(tnef.attachments, start=1):
+            try:
+                name = att.long_filename() or att.name
+            except UnicodeDecodeError:  # a Chinese Outlook writes the title in its code page (GBK)
+                name = bytes(getattr(att, "_name", b"") or b"").decode("gb18030", "replace").strip("\x00")
+            out.append((name or f"附件{i}", bytes(att.data or b"")))
+        return out
+    except Exception:  # noqa: BLE001 - a damaged TNEF stays a file of its own, reported by name
+        return None
+
+
+def parse_message(raw: bytes, zone: tzinfo = CHINA) -> Mail:
+    """Parse one message's bytes; malformed MIME yields what can be recovered, never an exception.
+
+    :param zone: the time zone of a Date header that names none (the workspace's).
+    """
     msg = email.message_from_bytes(raw, policy=policy.default)
     try:
         name, addr = email.utils.parseaddr(str(msg.get("From", "")))
     except Exception:  # noqa: BLE001 - a broken header is an unknown sender
         name, addr = "", ""
     try:
-        date = email.utils.parsedate_to_datetime(str(msg.get("Date"))) if msg.get("Date") else None
-        if date is not None and date.tzinfo is None:
-            date = date.replace(tzinfo=timezone.utc)
+        date = parse_date(str(msg.get("Date")) if msg.get("Date") else None, zone)
     except Exception:  # noqa: BLE001
         date = None
     attachments: list[Attachment] = []
@@ -142,10 +164,14 @@ def parse_message(raw: bytes) -> Mail:
         except Exception:  # noqa: BLE001 - unknown charset or broken encoding: keep the bytes we can
             data = part.get_payload(decode=True) or b"" if not part.is_multipart() else b""
             filename = f"附件{index}"
-        if len(attachments) >= MAX_ATTACHMENTS:
-            skipped += 1
-            continue
-        attachments.append(Attachment(filename, data))
+        unpacked = None
+        if filename.lower() == "winmail.dat" or part.get_content_type() == "application/ms-tnef":
+            unpacked = _tnef_files(data)  # Outlook's wrapping of the real attachments
+        for inner_name, inner in (unpacked if unpacked else [(filename, data)]):
+            if len(attachments) >= MAX_ATTACHMENTS:
+                skipped += 1
+                continue
+            attachments.append(Attachment(safe_filename(fix_filename(inner_name), fallback=f"附件{index}"), inner))
     message_id = str(msg.get("Message-ID", "") or "").strip()
     try:
         subject = str(msg.get("Subject", "") or "")
@@ -153,6 +179,35 @@ def parse_message(raw: bytes) -> Mail:
         subject = ""
     ours = str(msg.get(XXGK_HEADER, "") or "").strip() or None
     return Mail(message_id, addr.lower(), name, subject, date, attachments, skipped, xxgk=ours)
+
+
+# A message separator of an mbox: "From sender weekday month day time [zone] year". Body lines that merely
+# begin with "From " (clients that do not escape them) do not look like this, nor follow a blank line.
+_FROM_LINE = re.compile(rb"^From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
+                        rb"|Nov|Dec) +\d{1,2} +\d{1,2}:\d{2}(?::\d{2})?(?: +(?:[A-Z]{2,5}|[+-]\d{4}))? +\d{4}\s*$")
+_ESCAPED_FROM = re.compile(rb"^>(>*From )")
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one email; larger ones are archived whole, not unpacked
+
+
+def split_mbox(source: Path) -> Iterator[bytes]:
+    """The messages of an mbox file, read line by line (one message in memory at a time).
+
+    Only a From_ line with a date that follows a blank line starts a message (mboxo files written by
+    clients that do not escape "From " in bodies split wrongly otherwise); ">From " lines are unescaped.
+    """
+    current: list[bytes] | None = None
+    blank = True
+    with source.open("rb") as fh:
+        for line in fh:
+            if blank and _FROM_LINE.match(line):
+                if current is not None:
+                    yield b"".join(current)
+                current = []
+            elif current is not None:
+                current.append(_ESCAPED_FROM.sub(rb"\1", line))
+            blank = line in (b"\n", b"\r\n")
+    if current is not None:
+        yield b"".join(current)
 
 
 def iter_mailbox(source: Path) -> Iterator[bytes]:
@@ -163,11 +218,10 @@ def iter_mailbox(source: Path) -> Iterator[bytes]:
             with box.get_file(key) as fh:
                 yield fh.read()
         return
-    head = source.read_bytes()[:5]
+    with source.open("rb") as fh:
+        head = fh.read(5)
     if head == b"From ":
-        box = mailbox.mbox(source, factory=None, create=False)
-        for key in box.keys():
-            yield box.get_bytes(key)
+        yield from split_mbox(source)
         return
     yield source.read_bytes()
 
@@ -186,9 +240,10 @@ def is_mail_file(path: Path) -> bool:
         return False
 
 
-def iter_imap(url: str, password: str) -> Iterator[tuple[bytes, datetime | None]]:
+def iter_imap(url: str, password: str) -> Iterator[tuple[bytes | None, datetime | None, int]]:
     """The messages of an IMAP mailbox, e.g. ``imaps://user@host/INBOX`` (``imap://`` on loopback only),
-    each with the server's INTERNALDATE (when it arrived there)."""
+    each with the server's INTERNALDATE (when it arrived there) and its size. A message over
+    MAX_MESSAGE_BYTES is not downloaded (its bytes are None)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("imap", "imaps") or not parsed.hostname or not parsed.username:
         raise UsageError(f"IMAP 地址应形如 imaps://用户名@服务器/INBOX：{url}")
@@ -209,10 +264,16 @@ def iter_imap(url: str, password: str) -> Iterator[tuple[bytes, datetime | None]
             raise InputError(f"邮箱中没有文件夹“{folder}”")
         typ, data = conn.uid("SEARCH", None, "ALL")
         for uid in (data[0] or b"").split():
+            typ, sized = conn.uid("FETCH", uid, "(RFC822.SIZE INTERNALDATE)")
+            head = next((s for s in sized if isinstance(s, bytes)), b"") if sized else b""
+            size = re.search(rb"RFC822\.SIZE (\d+)", head or b"")
+            if size and int(size.group(1)) > MAX_MESSAGE_BYTES:
+                yield None, _internal_date(head), int(size.group(1))  # left on the server, reported
+                continue
             typ, parts = conn.uid("FETCH", uid, "(INTERNALDATE BODY.PEEK[])")
             for part in parts:
                 if isinstance(part, tuple):
-                    yield part[1], _internal_date(part[0])
+                    yield part[1], _internal_date(part[0]), len(part[1])
     finally:
         try:
             conn.logout()

@@ -152,7 +152,11 @@ def reply_to_submission(ws: Workspace, conn: sqlite3.Connection, sub_id: int, at
     status = row["status"]
     lines = [f"{name}：", ""]
     intro = f"你单位报送的{ws.year}年度政府信息公开工作年度报告填报表{_version_text(dict(row))}"
-    if status == "unusable":
+    if status == "held":
+        label = "待核实"
+        lines.append(f"{intro}已收到并存档。{row['reason'].split('（核实无误')[0]}。")
+        lines += ["", "我们核实后会另行告知；如是误发，请用本单位登记的邮箱重新报送。"]
+    elif status == "unusable":
         label = "无法采用"
         lines.append(f"{intro}无法采用：{row['reason']}。")
         lines += ["", _current_text(state)]
