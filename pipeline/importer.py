@@ -10,6 +10,7 @@ uncertain, with the line it came from; nothing is guessed.
 from __future__ import annotations
 
 import hashlib
+import stat
 import html.parser
 import re
 import unicodedata
@@ -437,6 +438,24 @@ def _office_of(text: str) -> str | None:
     return None
 
 
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a published report with its tables is well under a megabyte
+MAX_DOCX_INFLATED = 64 * 1024 * 1024
+
+
+def _check_docx(path: Path, data: bytes) -> None:
+    """Refuse a .docx that is not a zip, or that would inflate beyond any real report (a zip bomb)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            inflated = sum(i.file_size for i in z.infolist())
+    except zipfile.BadZipFile:
+        raise InputError(f"{path} 不是有效的 .docx 文件（已损坏或不是 Word 文档）") from None
+    if inflated > MAX_DOCX_INFLATED:
+        raise InputError(f"{path} 解压后过大（{inflated / 1024 / 1024:.0f}MB），不像是年度报告，不导入")
+
+
 def import_report(source: str | Path, outdir: str | Path, *, year: int | None = None,
                   format_id: str | None = None) -> Imported:
     """Import one published report and write it as a filled template workbook into ``outdir``."""
@@ -444,9 +463,17 @@ def import_report(source: str | Path, outdir: str | Path, *, year: int | None = 
     if path.suffix.lower() not in (".txt", ".text", ".md", ".html", ".htm", ".docx"):
         raise UsageError(f"只能导入 .txt、.md、.html 或 .docx 格式的报告：{path}")
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path} 不是普通文件（可能是管道或设备），不能导入")
+        if info.st_size > MAX_IMPORT_BYTES:
+            raise InputError(f"{path} 有{info.st_size / 1024 / 1024:.0f}MB，超过年度报告应有的大小"
+                             f"（{MAX_IMPORT_BYTES // 1024 // 1024}MB），不导入")
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"无法读取 {path}：{exc.strerror}") from None
+    if path.suffix.lower() == ".docx":
+        _check_docx(path, data)
     result = import_tokens(tokens_of(path, data), path, hashlib.sha256(data).hexdigest(), year=year,
                            format_id=format_id)
     office = {"name": result.office, "year": result.year}

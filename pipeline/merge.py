@@ -18,8 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import InputError
-from .fsutil import atomic_write_text
+from .errors import InputError, UsageError
+from .fsutil import atomic_write_text, fault_point, remove_stale_temporaries
 from .lifecycle import REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
 from .reader import Submission, read_submission
 from .spec import Chart, Figure, Spec, recompute, split_cell
@@ -162,6 +162,22 @@ def read_texts(spec: Spec, path: str | Path) -> dict[str, str]:
     return texts
 
 
+def check_output(ws: Workspace, out: Path) -> Path:
+    """Refuse a rollup path that is not an .xlsx or that would overwrite the workspace's own records."""
+    if out.suffix.lower() != ".xlsx":
+        raise UsageError(f"汇总表应为 .xlsx 文件（同名 .csv 会一并写出）：{out}")
+    own_files = {ws.path / n for n in ("settings.json", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm",
+                                      "roster.csv")}
+    for target in (out, out.with_suffix(".csv")):
+        resolved = target.resolve()
+        if any(resolved == f.resolve() for f in own_files) or any(
+                resolved.is_relative_to(folder.resolve()) for folder in (ws.archive, ws.outbox)):
+            raise UsageError(f"汇总表不能写到工作区的存档、发件箱或台账、设置、名单文件：{target}")
+        if target.is_dir():
+            raise UsageError(f"{target} 是文件夹；请给出汇总表的文件名，例如 {target / '全县汇总.xlsx'}")
+    return out
+
+
 def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_warnings: bool = False,
           texts: dict[str, str] | None = None,
           progress: Callable[[int, int | None], None] | None = None) -> MergeResult:
@@ -177,7 +193,10 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_
     :param texts: the unit's own texts by text id (s1, s1.1 …, s5, s6), e.g. from :func:`read_texts`; they
         replace what an earlier rollup held.
     """
-    out = Path(out)
+    out = check_output(ws, Path(out))
+    csv_path = out.with_suffix(".csv")
+    for target in (out, csv_path):  # what a killed merge left beside its outputs
+        remove_stale_temporaries([out.parent], of=target.name)
     spec, offices = collect(ws, include_warnings, include_errors, progress)
     included = [o for o in offices if o.included]
     totals = {f.id: _tidy(sum(o.values.get(f.id, 0) for o in included)) for f in spec.inputs()}
@@ -193,7 +212,7 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_
     filling = Filling(office={k: v for k, v in office_info.items() if v not in ("", None)}, values=totals,
                       prose=kept, lock_figures=True)
     write_workbook(spec, out, filling, extra=extra, level=ws.level)
-    csv_path = out.with_suffix(".csv")
+    fault_point("rollup-written")
     atomic_write_text(csv_path, _csv(spec, offices))
     return MergeResult(out, csv_path, spec, offices, all_values, sorted(kept))
 

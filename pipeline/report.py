@@ -34,7 +34,7 @@ from .merge import RollupInfo, read_rollup
 from .reader import Submission, read_submission
 from .rules import prose_findings
 from .spec import Spec, split_cell
-from .textutil import display_width
+from .textutil import display_width, visible_text
 from .xlexpr import col_index, col_letters, general
 
 TEMPLATES = Path(str(resources.files("pipeline.report_templates")))
@@ -264,8 +264,14 @@ def _matplotlib():
     return plt
 
 
+def _literal(text: str) -> str:
+    """Text matplotlib draws as it is: a "$" would start mathtext (and a label like $\\frac{$ would fail)."""
+    return str(text).replace("$", r"\$")
+
+
 def render_chart(chart: Chart, fmt: str) -> bytes:
     """A simple bar chart as PNG (for DOCX) or SVG (for HTML)."""
+    chart = Chart(_literal(chart.title), [_literal(label) for label in chart.labels], chart.values, chart.horizontal)
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(6.4, 3.2 if not chart.horizontal else 0.45 * len(chart.labels) + 1.2), dpi=150)
     if chart.horizontal:
@@ -339,6 +345,7 @@ class Source:
     figures: dict[str, float]
     rollup: RollupInfo | None = None
     contradictions: list[Finding] = field(default_factory=list)  # its texts against its tables
+    notes: list[str] = field(default_factory=list)  # for the 编制说明
 
 
 def load_source(path: str | Path) -> Source:
@@ -363,7 +370,9 @@ def load_source(path: str | Path) -> Source:
 
 def _unit_name(source: Source, name: str | None) -> str:
     """Whose report: ``name`` when given, else the workbook's unit (a rollup's is the workspace's)."""
-    chosen = clean_text(name if name is not None else source.sub.office.get("name") or "").strip()
+    chosen, hidden = visible_text(clean_text(name if name is not None else source.sub.office.get("name") or "").strip())
+    if hidden:
+        source.notes.append(f"单位名称含有不可见的控制字符（如改变文字方向的字符），已从标题中去除：{chosen}")
     chosen = re.sub(r"（汇总）$", "", chosen)  # rollups written before the workspace had a name
     if not chosen or chosen in ("本级", "本机关"):
         what = "汇总表" if source.rollup is not None else "报表"
@@ -493,7 +502,7 @@ def _county_tables(spec: Spec, f: dict[str, float], rollup: RollupInfo, kind_row
 def _notes(doc: ReportDoc, source: Source, previous: Source | None) -> list[str]:
     """The 编制说明: where the figures came from and what the coordinator must know before publishing."""
     sub = source.sub
-    out = [f"数据来源：{sub.path.name}（sha256 {sub.sha256}），{doc.spec.format}年格式。"]
+    out = [f"数据来源：{sub.path.name}（sha256 {sub.sha256}），{doc.spec.format}年格式。", *source.notes]
     if previous:
         out.append(f"上年数据：{previous.sub.path.name}（sha256 {previous.sub.sha256}）。")
     rollup = source.rollup

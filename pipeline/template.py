@@ -26,7 +26,7 @@ from .fsutil import atomic_path
 from .xlsxpatch import lock_structure, rewrite_parts
 from .rules import computed_formula, live_check, live_instances, summary_check
 from .spec import OfficeField, Spec, Table, format_for_year, get_spec, split_cell
-from .textutil import display_width
+from .textutil import display_width, visible_text
 from .xlexpr import Expr, is_number
 
 # What fits across an A4 page at 100% between default margins, in column-width units (LibreOffice draws
@@ -439,9 +439,22 @@ def _roster_rows(path: Path) -> list[list[str]]:
     raise InputError(f"名单文件 {path} 的编码无法识别")  # pragma: no cover - gb18030 decodes any bytes
 
 
-def read_roster(path: str | Path) -> list[dict[str, str]]:
-    """Read a roster (CSV in UTF-8 or GBK, or xlsx; columns 单位代码,单位名称,单位类型,联系邮箱)."""
+MAX_ROSTER_BYTES = 5 * 1024 * 1024  # a province's roster of 100,000 offices is about 5 MB
+_CODE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff_.\-]{1,64}")
+
+
+def read_roster(path: str | Path, notices: list[str] | None = None) -> list[dict[str, str]]:
+    """Read a roster (CSV in UTF-8 or GBK, or xlsx; columns 单位代码,单位名称,单位类型,联系邮箱).
+
+    :param notices: receives a Chinese line for each name that had invisible characters removed.
+    """
     path = Path(path)
+    notices = notices if notices is not None else []
+    try:
+        if path.stat().st_size > MAX_ROSTER_BYTES:
+            raise InputError(f"名单文件 {path} 超过5MB，不像是单位名单；请检查")
+    except OSError as exc:
+        raise InputError(f"无法读取名单文件 {path}：{exc.strerror}") from None
     rows = [r for r in _roster_rows(path) if any(c.strip() for c in r)]
     columns = ROSTER_COLUMNS
     header = [c.strip() for c in rows[0]] if rows else []
@@ -453,6 +466,15 @@ def read_roster(path: str | Path) -> list[dict[str, str]]:
         office = {key: (cells.get(col) or "").strip() for col, key in columns.items()}
         if not office["code"] or not office["name"]:
             raise InputError(f"名单文件 {path} 第{lineno}行缺少单位代码或单位名称")
+        # Codes name folders and files (feedback, reminders): letters, digits, Chinese and - _ . only.
+        if not _CODE.fullmatch(office["code"]) or office["code"].startswith("."):
+            raise InputError(f"名单文件 {path} 第{lineno}行的单位代码“{office['code']}”含有不能用作文件名的字符；"
+                             f"单位代码只能由字母、数字、汉字和 - _ . 组成")
+        for key in ("name", "kind"):
+            office[key], removed = visible_text(office[key])
+            if removed:
+                notices.append(f"名单文件第{lineno}行的{'单位名称' if key == 'name' else '单位类型'}含有不可见的控制字符"
+                               f"（如改变文字方向的字符），已去除：{office[key]}")
         offices.append(office)
     return offices
 
