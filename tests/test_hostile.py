@@ -17,7 +17,7 @@ CORPUS = Path(tempfile.mkdtemp(prefix="xxgk-corpus-"))
 CASES = build(CORPUS)
 MEMORY = 1536 * 1024 * 1024  # bytes of address space a check of one file may use
 TIMEOUT = 60
-KILL_RUNS = 8  # benchmarks/kill_soak.py runs as many as you ask
+KILL_RUNS = 8  # benchmarks/soak.py runs as long as you ask
 
 
 def _limits():
