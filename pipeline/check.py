@@ -20,7 +20,7 @@ from .findings import Finding, finding
 from .fsutil import safe_filename
 from .reader import Submission, normalize_label, parse_year, read_submission
 from .rules import Context, Outcome, Previous, evaluate, parse_number, sum_of
-from .spec import Figure, Spec, recompute
+from .spec import LEVELS, Figure, Spec, recompute
 from .xlexpr import is_number
 
 CELL_TEXT_LIMIT = 32767  # characters an Excel cell holds
@@ -292,13 +292,21 @@ def context(sub: Submission, *, year: int | None = None, previous: Previous | No
     return ctx, missing
 
 
+def unit_level(sub: Submission, level: str) -> str:
+    """The level a submission's figures are checked at: a rollup's own (the unit that merged it), else ``level``."""
+    if sub.spec is not None and sub.office.get("kind") == sub.spec.rollup.kind and sub.meta.get("level") in LEVELS:
+        return str(sub.meta["level"])
+    return level
+
+
 def check_submission(sub: Submission, *, year: int | None = None, previous: "Previous | FileResult | None" = None,
                      level: str = "county", peers: Any = None, peer_key: str | None = None) -> FileResult:
     """Check one read submission.
 
     :param year: the report year being collected (``--year``); a workbook for another year is an error.
     :param previous: last year's report of the same office (figures and prose), for the cross-year rules.
-    :param level: county / city / province: the level the office reports at (rules on 规章 depend on it).
+    :param level: county / city / province: the level the office reports at (rules on 规章 depend on it);
+        a rollup is checked at the level it carries.
     :param peers: a :class:`pipeline.similarity.PeerIndex` of other offices' texts; ``peer_key`` is this office in it.
     """
     result = FileResult(sub.path, sub, list(sub.findings))
@@ -307,6 +315,7 @@ def check_submission(sub: Submission, *, year: int | None = None, previous: "Pre
     if isinstance(previous, FileResult):
         previous = previous_of(previous)
     spec = sub.spec
+    level = unit_level(sub, level)
     ctx, missing = context(sub, year=year, previous=previous, level=level, peers=peers, peer_key=peer_key)
     result.values = ctx.values
     result.level = level

@@ -329,10 +329,14 @@ def init_cmd(
     code: Optional[str] = typer.Option(None, "--code", help="汇总单位代码"),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="报送截止日期 YYYY-MM-DD"),
     sender: Optional[str] = typer.Option(None, "--sender", help="回复邮件的发件人邮箱"),
+    level: LevelChoice = typer.Option(LevelChoice.county, "--level",
+                                      help="汇总单位所在层级：county（县）、city（市）或 province（省）"),
 ) -> None:
-    """建立工作区：名单、设置、收件存档、反馈发件箱和台账（SQLite）。"""
+    """建立工作区：名单、设置、收件存档、反馈发件箱和台账（SQLite）。
+
+    名单中单位类型为“汇总”的是报送下级汇总表的单位（例如市的名单列出各县）。"""
     try:
-        ws = init_workspace(workspace, roster, year, deadline, name=name, code=code, sender=sender)
+        ws = init_workspace(workspace, roster, year, deadline, name=name, code=code, sender=sender, level=level.value)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     for notice in ws.notices:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from .errors import InputError, UsageError
 from .fsutil import atomic_write_text, fault_point, remove_stale_temporaries
 from .lifecycle import REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
+from .check import unit_level
 from .reader import Submission, read_submission
 from .spec import Chart, Figure, Spec, recompute, split_cell
 from .template import Filling, write_workbook
@@ -210,7 +211,7 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_
         _RollupSheets(spec, wb, fmt, ws, offices, all_values).write()
 
     filling = Filling(office={k: v for k, v in office_info.items() if v not in ("", None)}, values=totals,
-                      prose=kept, lock_figures=True)
+                      prose=kept, lock_figures=True, meta={"level": ws.level})
     write_workbook(spec, out, filling, extra=extra, level=ws.level)
     fault_point("rollup-written")
     atomic_write_text(csv_path, _csv(spec, offices))
@@ -264,6 +265,7 @@ class RollupInfo:
     """What a rollup says about the offices it sums: read back from its own sheets by the module that writes them."""
 
     offices: list[RollupOffice]  # every roster office (completeness), with its figures where it had any
+    level: str = "county"  # the collecting unit's level
 
     @property
     def included(self) -> list[RollupOffice]:
@@ -314,7 +316,7 @@ def read_rollup(sub: Submission) -> RollupInfo | None:
                                                       str(sheet.value(f"C{r}") or ""), str(sheet.value(f"D{r}") or ""),
                                                       sheet.value(f"E{r}") == "是")
             office.values = {fid: sheet.value(f"{col}{r}") or 0 for col, fid in ids.items()}
-    return RollupInfo(list(offices.values()))
+    return RollupInfo(list(offices.values()), unit_level(sub, "county"))
 
 
 class _RollupSheets:

@@ -424,7 +424,7 @@ def build_report(source: Source, previous: Source | None = None, templates: Path
     year = sub.year
     rollup = source.rollup
     ctx: dict[str, Any] = {"f": f, "prev": prev, "format": spec.format, "year": year, "office_name": unit,
-                           "subject": "全县各单位" if rollup else "本机关", "n": number, "change": _change(prev, f),
+                           "subject": spec.rollup.scope[rollup.level] if rollup else "本机关", "n": number, "change": _change(prev, f),
                            "outcomes": _outcomes(spec, f)}
     kind_rows: list[list[str]] = []
     if rollup:

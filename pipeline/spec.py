@@ -259,6 +259,10 @@ class Rollup:
     sheets: dict[str, str]  # role → sheet name
     charts: tuple[Chart, ...]
     headline: tuple[str, ...] = ()  # figures the per-office and by-kind sheets print
+    scope: dict[str, str] = field(default_factory=dict)  # level → whose offices (全县各单位 …)
+
+
+LEVELS = ("county", "city", "province")  # where a collecting unit sits; rules on 规章 depend on it
 
 
 @dataclass(frozen=True)
@@ -822,7 +826,7 @@ def _build(raw: dict[str, Any], sha256: str, path: str) -> Spec:
     tables = tuple(_table(raw, t) for t in raw["tables"])
     r = raw["rollup"]
     rollup = Rollup(r["kind"], dict(r["sheets"]), tuple(Chart(**c) for c in r.get("charts", [])),
-                    tuple(r.get("headline") or ()))
+                    tuple(r.get("headline") or ()), dict(r.get("scope") or {}))
     meta = Meta(sheets[raw["meta"]["sheet"]], tuple(MetaField(f["key"], f["label"], f["cell"]) for f in raw["meta"]["fields"]))
     g = raw["guide"]
     guide = Guide(sheets[g["sheet"]], dict(g.get("widths") or {}), g["title"], tuple(g["paragraphs"]), g["rules_heading"])

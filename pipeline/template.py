@@ -335,7 +335,7 @@ class _Writer:
             "spec_sha256": spec.layout_sha256,
             "office_code": self.filling.office.get("code"),
             "generator": GENERATOR,
-            **{k: None for k in ("source", "source_sha256")},
+            **{k: None for k in ("source", "source_sha256", "level")},
             **self.filling.meta,
         }
         for fld in meta.fields:

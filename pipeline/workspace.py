@@ -24,7 +24,7 @@ from . import ledger
 from .errors import InputError, UsageError, WorkspaceError
 from .fsutil import atomic_write_text
 from .mail import now_utc
-from .spec import Spec, format_for_year
+from .spec import LEVELS, Spec, format_for_year
 from .template import read_roster, roster_to_csv
 from .textutil import visible_text
 
@@ -132,7 +132,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("smtp.security", "SMTP 加密方式", _choice("ssl", "starttls", "none"), "ssl",
             help="ssl、starttls，或 none（只能用于本机测试）"),
     Setting("smtp.user", "SMTP 用户名", _text, help="密码用环境变量 XXGK_SMTP_PASSWORD"),
-    Setting("level", "汇总层级", _choice("county", "city", "province"), "county",
+    Setting("level", "汇总层级", _choice(*LEVELS), "county",
             help="county（县级）、city（设区的市级）或 province（省级）；规章等规则按层级判断"),
     Setting("previous", "上年度工作区", _text,
             help="上一年度的工作区文件夹：据此核对上年结转、现行有效件数和文字是否与上年雷同"),
@@ -333,7 +333,8 @@ class Workspace:
 
 
 def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: str | None = None, *,
-                   name: str, code: str | None = None, sender: str | None = None) -> Workspace:
+                   name: str, code: str | None = None, sender: str | None = None,
+                   level: str | None = None) -> Workspace:
     """Create a workspace: roster, settings, archive, outbox and ledger.
 
     :param path: the folder to create (may exist if empty or already a workspace of the same year).
@@ -343,6 +344,8 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
     :param name: the collecting unit, e.g. 青溪县 (titles the rollup and the county's report).
     :param code: its code, optional.
     :param sender: the address replies are sent from, optional.
+    :param level: county (default), city or province: where the collecting unit sits. Its roster may list
+        units below that send rollups (单位类型 汇总) beside offices that send workbooks.
     """
     path = Path(path)
     roster = Path(roster)
@@ -369,7 +372,7 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
     else:
         settings = {"year": year}
     settings["name"] = name
-    for key, value in (("code", code), ("sender", sender), ("deadline", deadline)):
+    for key, value in (("code", code), ("sender", sender), ("deadline", deadline), ("level", level)):
         if value:
             settings[key] = parse_setting(key, value, year) if key != "deadline" else value
     for sub in ("archive", "outbox", "outbox/drafts"):

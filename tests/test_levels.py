@@ -1,0 +1,183 @@
+"""Rollups of rollups, from the command line: offices → 3 counties → 2 cities → a province.
+
+Each unit's rollup is identified at the next level by its code, the totals are exact sums at every
+level, the per-office sheet of a higher rollup lists the units below it, its provenance names the
+rollups it came from, and level-dependent rules (规章 at county level) follow the unit's level.
+"""
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import Filling, get_spec, write_workbook
+from pipeline.fill import consistent_prose, consistent_values
+from pipeline.merge import read_rollup
+from pipeline.reader import read_submission
+from pipeline.xlsxread import read_workbook
+
+SPEC = get_spec("2021")
+REGULATIONS = "t2.art20_1.regulations.in_force"
+HEADER = "单位代码,单位名称,单位类型,联系邮箱\n"
+
+
+def xxgk(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stderr
+    return result
+
+
+def office_workbook(folder: Path, code: str, name: str, kind: str, index: int, **values) -> dict[str, float]:
+    vals = consistent_values(SPEC, random.Random(index), office_kind=kind)
+    vals.update(values)
+    office = {"name": name, "kind": kind, "code": code, "year": 2025, "filler": "x", "phone": "1",
+              "date": "2026-01-10"}
+    prose = consistent_prose(SPEC, vals, 2025, name, index)
+    path = write_workbook(SPEC, folder / f"{code}.xlsx", Filling(office=office, values=vals, prose=prose))
+    return read_submission(path).raw
+
+
+def texts_file(folder: Path, unit: str, index: int, rollup: Path) -> Path:
+    """The unit's own texts for its rollup's figures, different for every unit (copies would be 雷同)."""
+    prose = consistent_prose(SPEC, totals(rollup), 2025, unit, index)
+    lines = []
+    for fld in SPEC.prose.fields:
+        if prose.get(fld.id):
+            lines += [SPEC.text_heading(fld.id), prose[fld.id], ""]
+    path = folder / f"{unit}文字.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def collect(tmp: Path, name: str, code: str, level: str, roster: str, inbox: Path, out: Path, index: int) -> Path:
+    """init, receive, merge (counting warnings, which are reviewed elsewhere): the unit's rollup."""
+    (tmp / f"{code}.csv").write_text(HEADER + roster, encoding="utf-8")
+    ws = tmp / f"ws-{code}"
+    xxgk("init", str(ws), "--roster", str(tmp / f"{code}.csv"), "--year", "2025", "--name", name, "--code", code,
+         "--level", level, "--deadline", "2026-03-31")
+    xxgk("receive", str(ws), str(inbox), "--quiet")
+    target = out / f"{name}汇总.xlsx"
+    merged = xxgk("merge", str(ws), "-o", str(target), "--include-warnings")
+    assert target.exists(), merged.stdout
+    # The coordinator writes the unit's texts once the figures are known, and merges again.
+    xxgk("merge", str(ws), "-o", str(target), "--include-warnings", "--texts",
+         str(texts_file(tmp, name, index, target)))
+    return ws
+
+
+def status(ws: Path) -> dict[str, dict]:
+    return {o["code"]: o for o in json.loads(xxgk("status", str(ws), "--json").stdout)["offices"]}
+
+
+def totals(path: Path) -> dict[str, float]:
+    raw = read_submission(path).raw
+    return {f.id: raw.get(f.id) or 0 for f in SPEC.inputs()}
+
+
+@pytest.fixture(scope="module")
+def three_levels(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("levels")
+    figures: dict[str, dict] = {}
+    rollups = tmp / "rollups"
+    counties = {"XA": ("甲县", "city1"), "XB": ("乙县", "city1"), "XC": ("丙县", "city2")}
+    index = 0
+    for code, (name, _) in counties.items():
+        inbox = tmp / f"in-{code}"
+        inbox.mkdir()
+        rows = ""
+        for j, kind in enumerate(["县直部门", "乡镇"]):
+            index += 1
+            oc = f"{code}{j}"
+            extra = {REGULATIONS: 2} if code == "XA" and kind == "县直部门" else {}
+            figures[oc] = office_workbook(inbox, oc, f"{name}{kind}{j}", kind, index, **extra)
+            rows += f"{oc},{name}{kind}{j},{kind},{oc.lower()}@x.example\n"
+        collect(tmp, name, code, "county", rows, inbox, rollups / code, index)
+    cities = {"C1": ("东州市", ["XA", "XB"]), "C2": ("西州市", ["XC"])}
+    city_ws = {}
+    for code, (name, members) in cities.items():
+        inbox = tmp / f"in-{code}"
+        inbox.mkdir()
+        rows = ""
+        for m in members:
+            src = rollups / m / f"{counties[m][0]}汇总.xlsx"
+            (inbox / src.name).write_bytes(src.read_bytes())
+            rows += f"{m},{counties[m][0]},汇总,{m.lower()}@x.example\n"
+        index += 1
+        dept = f"{code}D"  # a 市直部门 sends a workbook beside the counties' rollups
+        figures[dept] = office_workbook(inbox, dept, f"{name}发改委", "市直部门", index)
+        rows += f"{dept},{name}发改委,市直部门,{dept.lower()}@x.example\n"
+        city_ws[code] = collect(tmp, name, code, "city", rows, inbox, rollups / code, index)
+    inbox = tmp / "in-P"
+    inbox.mkdir()
+    rows = ""
+    for code, (name, _) in cities.items():
+        src = rollups / code / f"{name}汇总.xlsx"
+        (inbox / src.name).write_bytes(src.read_bytes())
+        rows += f"{code},{name},汇总,{code.lower()}@x.example\n"
+    province_ws = collect(tmp, "南省", "P", "province", rows, inbox, rollups / "P", index + 1)
+    return tmp, rollups, figures, city_ws, province_ws
+
+
+def _sum(parts: list[dict]) -> dict[str, float]:
+    return {f.id: round(sum((p.get(f.id) or 0) for p in parts), 6) for f in SPEC.inputs()}
+
+
+def test_each_rollup_is_its_units_submission_at_the_next_level(three_levels):
+    tmp, rollups, figures, city_ws, province_ws = three_levels
+    c1 = status(city_ws["C1"])
+    assert {k: v["status"] for k, v in c1.items()} == {"XA": "warnings", "XB": "ok", "C1D": "ok"}
+    assert c1["XA"]["current"]["filename"] == "甲县汇总.xlsx"
+    p = status(province_ws)
+    assert set(p) == {"C1", "C2"} and all(o["current"] for o in p.values())
+
+
+def test_totals_are_exact_sums_at_every_level(three_levels):
+    tmp, rollups, figures, city_ws, province_ws = three_levels
+    county = {c: totals(rollups / c / f"{n}汇总.xlsx") for c, n in (("XA", "甲县"), ("XB", "乙县"), ("XC", "丙县"))}
+    for c in county:
+        assert county[c] == _sum([figures[f"{c}0"], figures[f"{c}1"]]), c
+    c1 = totals(rollups / "C1" / "东州市汇总.xlsx")
+    c2 = totals(rollups / "C2" / "西州市汇总.xlsx")
+    assert c1 == _sum([county["XA"], county["XB"], figures["C1D"]])
+    assert c2 == _sum([county["XC"], figures["C2D"]])
+    assert totals(rollups / "P" / "南省汇总.xlsx") == _sum([c1, c2]) == _sum(list(figures.values()))
+
+
+def test_a_higher_rollup_lists_the_units_below_and_the_rollups_it_came_from(three_levels):
+    tmp, rollups, figures, city_ws, province_ws = three_levels
+    path = rollups / "P" / "南省汇总.xlsx"
+    sub = read_submission(path)
+    assert sub.office["name"] == "南省" and sub.office["code"] == "P" and sub.meta["level"] == "province"
+    info = read_rollup(sub)
+    assert info.level == "province"
+    assert [(o.code, o.name, o.kind, o.included) for o in info.offices] == [
+        ("C1", "东州市", "汇总", True), ("C2", "西州市", "汇总", True)]
+    below = totals(rollups / "C1" / "东州市汇总.xlsx")
+    assert {k: info.offices[0].values[k] for k in below} == below
+    provenance = read_workbook(str(path)).sheets[SPEC.rollup.sheets["provenance"]]
+    names = {c.value for c in provenance.cells.values()}
+    assert {"东州市汇总.xlsx", "西州市汇总.xlsx"} <= names
+
+
+def test_level_rules_follow_the_units_level(three_levels):
+    """甲县's rollup carries 规章 from one of its 县直部门: at the city it is still checked as a county's (D8);
+    the city's own rollup, checked at the province, is a city's (设区的市 may make 规章)."""
+    tmp, rollups, figures, city_ws, province_ws = three_levels
+    result = json.loads(xxgk("check", str(rollups / "XA" / "甲县汇总.xlsx"), "--level", "city", "--json").stdout)
+    found = {f["code"] for f in result["files"][0]["findings"]}
+    assert "regulations-not-allowed" in found
+    result = json.loads(xxgk("check", str(rollups / "C1" / "东州市汇总.xlsx"), "--level", "county", "--json").stdout)
+    assert "regulations-not-allowed" not in {f["code"] for f in result["files"][0]["findings"]}
+
+
+def test_the_report_speaks_for_the_level(three_levels):
+    tmp, rollups, figures, city_ws, province_ws = three_levels
+    out = tmp / "南省报告.md"
+    done = xxgk("report", str(rollups / "P" / "南省汇总.xlsx"), "-o", str(out), "--force")
+    assert out.exists(), done.stdout
+    text = out.read_text(encoding="utf-8")
+    assert text.lstrip("# ").startswith("南省2025年政府信息公开工作年度报告")
+    assert "全省各单位" in text and "全县" not in text
