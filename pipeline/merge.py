@@ -16,17 +16,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from .errors import InputError, UsageError
 from .fsutil import atomic_write_text, fault_point, remove_stale_temporaries
 from .lifecycle import REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
 from .check import unit_level
 from .reader import Submission, read_submission
-from .spec import Chart, Figure, Spec, recompute, split_cell
+from .spec import Chart, Figure, Spec, recompute
 from .template import Filling, write_workbook
 from .workspace import Workspace, local_time
 from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
+from .xlsxread import WorkbookError, iter_rows
 
 
 @dataclass
@@ -281,42 +282,58 @@ class RollupInfo:
         return [o for o in self.offices if not o.included and o.status != STATE_LABELS["missing"]]
 
 
-def read_rollup(sub: Submission) -> RollupInfo | None:
-    """The offices of a rollup written by :func:`merge` (None when ``sub`` is not a rollup)."""
-    spec, wb = sub.spec, sub.workbook
-    if spec is None or wb is None or sub.office.get("kind") != spec.rollup.kind:
+def read_rollup(sub: Submission, figures: Collection[str] | None = None) -> RollupInfo | None:
+    """The offices of a rollup written by :func:`merge` (None when ``sub`` is not a rollup).
+
+    Read from the package, not from ``sub.workbook`` (whose reader skips these sheets): the completeness
+    sheet by its headers, the per-office sheet streamed by its row of figure ids, whatever its size.
+
+    :param figures: the figures wanted per office (default all); a report needs only the headline ones.
+    """
+    spec = sub.spec
+    if spec is None or sub.workbook is None or sub.data is None or sub.office.get("kind") != spec.rollup.kind:
         return None
     names = spec.rollup.sheets
     offices: dict[str, RollupOffice] = {}
-    completeness = wb.sheets.get(names["completeness"])
-    if completeness is not None:
-        header = {completeness.value(f"{col_letters(c + 1)}1"): col_letters(c + 1) for c in range(len(COMPLETENESS))}
-        cols = {key: header.get(h) for key, h in COMPLETENESS}
-        rows = sorted({split_cell(ref)[1] for ref in completeness.cells if split_cell(ref)[1] > 1})
-        for r in rows:
-            get = lambda key: completeness.value(f"{cols[key]}{r}") if cols.get(key) else None  # noqa: E731
+    try:
+        columns: dict[str, int] = {}
+        for r, row in iter_rows(io.BytesIO(sub.data), names["completeness"], len(COMPLETENESS)):
+            if r == 1:
+                by_header = {v: c for c, v in row.items() if isinstance(v, str)}
+                columns = {key: by_header[h] for key, h in COMPLETENESS if h in by_header}
+                continue
+            get = lambda key: row.get(columns.get(key, 0))  # noqa: E731
             code, status = get("code"), get("status")
             if code in (None, "") or not status:
                 continue  # the closing sentence
             offices[str(code)] = RollupOffice(str(code), str(get("name") or ""), str(get("kind") or ""), str(status),
                                               get("included") == "是", str(get("reason") or ""))
-    sheet = wb.sheets.get(names["offices"])
-    if sheet is not None:
         id_row = _RollupSheets.HEADER_ROWS
-        ids = {}
-        for ref, cell in sheet.cells.items():
-            col, row = split_cell(ref)
-            if row == id_row and isinstance(cell.value, str) and spec.has_figure(cell.value):
-                ids[col] = cell.value
-        for r in sorted({split_cell(ref)[1] for ref in sheet.cells if split_cell(ref)[1] > id_row}):
-            code = str(sheet.value(f"A{r}") or "")
-            office = offices.get(code)
-            if office is None:
-                office = offices[code] = RollupOffice(code, str(sheet.value(f"B{r}") or ""),
-                                                      str(sheet.value(f"C{r}") or ""), str(sheet.value(f"D{r}") or ""),
-                                                      sheet.value(f"E{r}") == "是")
-            office.values = {fid: sheet.value(f"{col}{r}") or 0 for col, fid in ids.items()}
+        ids: dict[int, str] = {}
+        fixed: dict[int, str] = {}
+        for r, row in iter_rows(io.BytesIO(sub.data), names["offices"]):
+            if r == 1:
+                fixed = {c: v for c, v in row.items() if v in _OFFICE_COLUMNS}
+            elif r == id_row:
+                # A figure is read from its column in the full list (a headline figure appears twice).
+                for c, v in row.items():
+                    if isinstance(v, str) and spec.has_figure(v) and (figures is None or v in figures):
+                        ids[c] = v
+            elif r > id_row:
+                at = {_OFFICE_COLUMNS[h]: row.get(c) for c, h in fixed.items()}
+                code = str(at.get("code") or "")
+                office = offices.get(code)
+                if office is None:
+                    office = offices[code] = RollupOffice(code, str(at.get("name") or ""), str(at.get("kind") or ""),
+                                                          str(at.get("status") or ""), at.get("included") == "是")
+                office.values = {fid: row.get(c) or 0 for c, fid in ids.items()}
+    except WorkbookError:
+        pass  # its national tables were read; what these sheets held up to the damage is kept
     return RollupInfo(list(offices.values()), unit_level(sub, "county"))
+
+
+# The per-office sheet's fixed columns, by header.
+_OFFICE_COLUMNS = {"单位代码": "code", "单位名称": "name", "单位类型": "kind", "状态": "status", "计入汇总": "included"}
 
 
 class _RollupSheets:
@@ -420,7 +437,7 @@ class _RollupSheets:
     # One row per office, every figure.
     def offices_sheet(self) -> None:
         ws = self.sheet("offices")
-        fixed = ["单位代码", "单位名称", "单位类型", "状态", "计入汇总"]
+        fixed = list(_OFFICE_COLUMNS)
         self.figure_cols = self.figure_header(ws, fixed)
         self.office_rows: dict[str, int] = {}
         label = STATE_LABELS

@@ -9,6 +9,7 @@ finding, never an exception.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -172,7 +173,7 @@ def read_submission(path: str | Path, data: bytes | None = None) -> Submission:
         sub.findings.append(finding(code, detail=detail))
         return sub
     try:
-        wb = read_workbook(io.BytesIO(data))
+        wb = read_workbook(io.BytesIO(data), skip=_our_sheets())
     except WorkbookError as exc:
         if exc.code == "file-not-workbook":
             sub.findings.append(finding("file-not-workbook", detail=_zip_kind(data)))
@@ -188,6 +189,13 @@ def read_submission(path: str | Path, data: bytes | None = None) -> Submission:
         return sub
     _extract(sub, wb)
     return sub
+
+
+@functools.cache
+def _our_sheets() -> frozenset[str]:
+    """Sheets a reader of the national tables never needs: the feedback sheets xxgk adds and a rollup's
+    per-office, by-kind … sheets (which grow with the offices; :func:`pipeline.merge.read_rollup` reads them)."""
+    return frozenset(name for fmt in available_formats() for name in get_spec(fmt).our_sheets)
 
 
 # -- identification -----------------------------------------------------------

@@ -365,7 +365,7 @@ def load_source(path: str | Path) -> Source:
         raise InputError(f"{path} 有{len(errors)}项错误，请先修改再生成报告：{listing}")
     prose_rules = {r.id for r in sub.spec.rules if r.kind == "prose"}
     contradictions = [f for f in result.findings if f.rule in prose_rules]
-    return Source(sub, result.values, read_rollup(sub), contradictions)
+    return Source(sub, result.values, read_rollup(sub, sub.spec.rollup.headline), contradictions)
 
 
 def _unit_name(source: Source, name: str | None) -> str:

@@ -20,7 +20,7 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Collection, Iterator
 
 import xml.etree.ElementTree as ET
 from openpyxl.formula.translate import Translator
@@ -86,6 +86,7 @@ class Sheet:
     cells: dict[str, Cell] = field(default_factory=dict)
     merged: list[str] = field(default_factory=list)
     protected: bool = False
+    loaded: bool = True  # False: listed in the workbook, its cells not read (see read_workbook's skip)
 
     def value(self, ref: str) -> Any:
         cell = self.cells.get(ref)
@@ -134,9 +135,14 @@ class _Zip:
         if len(names) != len(set(names)):
             # Two parts with one name: which one a program reads differs; refuse rather than guess.
             raise WorkbookError("file-corrupt", "duplicate zip entries")
-        if sum(i.file_size for i in infos) > MAX_INFLATED_BYTES:
-            raise WorkbookError("file-too-large", "inflated")
         self.names = {i.filename for i in infos}
+        self.sizes = {i.filename: i.file_size for i in infos}
+
+    def check_inflated(self, unread: set[str]) -> None:
+        """Refuse a package whose parts (but those never read, such as a rollup's per-office sheet) inflate
+        past the limit: a zip bomb hidden in a part nobody parses still makes other programs suffer."""
+        if sum(size for name, size in self.sizes.items() if name not in unread) > MAX_INFLATED_BYTES:
+            raise WorkbookError("file-too-large", "inflated")
 
     def read(self, name: str) -> bytes | None:
         if name not in self.names:
@@ -272,9 +278,9 @@ def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: li
     if data is None:
         raise WorkbookError("file-corrupt", f"missing {part}")
     # Count cells before building the tree: a sheet claiming a million rows is refused cheaply.
+    # The limit is per sheet: a rollup's national tables are read whatever the size of its other sheets.
     text = decode_xml(part, data)
-    budget[0] -= len(_CELL_TAG.findall(text))
-    if budget[0] < 0:
+    if len(_CELL_TAG.findall(text)) > MAX_CELLS:
         raise WorkbookError("file-too-many-cells")
     root = parse_xml(part, text)
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, formula)
@@ -349,9 +355,12 @@ def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str
     return Cell(value, formula, lazy)
 
 
-def read_workbook(source: str | IO[bytes]) -> Workbook:
+def read_workbook(source: str | IO[bytes], skip: Collection[str] = (), only: Collection[str] | None = None) -> Workbook:
     """Read a workbook's sheets, cells, formulas, protection and defined names in one pass.
 
+    :param skip: sheets listed but not read (``loaded`` False): a rollup's per-office sheets, which can be
+        far larger than the national tables a reader needs.
+    :param only: read just these sheets.
     :raises WorkbookError: with a finding code when the file cannot be read.
     """
     z = _Zip(source)
@@ -375,6 +384,7 @@ def read_workbook(source: str | IO[bytes]) -> Workbook:
         count_styles(z)
         budget = [MAX_CELLS, MAX_MERGED_AREA]
         order: list[tuple[Sheet, str]] = []
+        unread: set[str] = set()
         for child in root:
             tag = _local(child.tag)
             if tag == "workbookProtection":
@@ -385,16 +395,66 @@ def read_workbook(source: str | IO[bytes]) -> Workbook:
                         raise WorkbookError("file-too-many-sheets")
                     target = rels.get(_attr(s, "id") or "")
                     sheet = Sheet(name=s.get("name") or "", state=s.get("state") or "visible")
-                    if target and target in z.names:
+                    if sheet.name in skip or (only is not None and sheet.name not in only):
+                        sheet.loaded = False
+                        unread.add(target or "")
+                    elif target and target in z.names:
                         order.append((sheet, target))
                     sheets[sheet.name] = sheet
             elif tag == "definedNames":
                 for dn in child:
                     if dn.get("localSheetId") is None and dn.get("name"):
                         names[dn.get("name")] = (dn.text or "").strip()
+        z.check_inflated(unread)
         for sheet, target in order:
             _read_sheet(z, target, sheet, strings, budget)
         return Workbook(sheets, names, structure_locked, has_macros="xl/vbaProject.bin" in z.names)
+    finally:
+        z.zf.close()
+
+
+def iter_rows(source: str | IO[bytes], sheet_name: str, max_col: int | None = None
+              ) -> Iterator[tuple[int, dict[int, Any]]]:
+    """The values of one sheet, row by row (row number, {column number: value}), streamed from the package.
+
+    For sheets too large to hold as cells, such as a province rollup's per-office sheet: memory stays
+    at one row, and only columns up to ``max_col`` are decoded. DTDs are refused (defusedxml).
+    """
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    z = _Zip(source)
+    try:
+        rels = _rels(z, "xl/workbook.xml")
+        root = z.xml("xl/workbook.xml")
+        part = None
+        for child in root if root is not None else []:
+            if _local(child.tag) == "sheets":
+                part = next((rels.get(_attr(s, "id") or "") for s in child if s.get("name") == sheet_name), part)
+        if not part or part not in z.names:
+            return
+        strings = _shared_strings(z, next((p for p in rels.values() if p.endswith("sharedStrings.xml")), None))
+        shared: dict[str, tuple[str, str]] = {}
+        try:
+            with z.zf.open(part) as fh:
+                row_num = 0
+                for _, el in iterparse(fh, events=("end",), forbid_dtd=True):
+                    if _local(el.tag) != "row":
+                        continue
+                    row_num = int(el.get("r") or row_num + 1)
+                    values: dict[int, Any] = {}
+                    col = 0
+                    for c in el:
+                        ref = c.get("r")
+                        col = _ref_col(ref) if ref else col + 1
+                        if max_col is None or col <= max_col:
+                            values[col] = _read_cell(c, ref or f"{col_letters(col)}{row_num}", strings, shared).value
+                    el.clear()
+                    yield row_num, values
+        except DefusedXmlException as exc:
+            raise WorkbookError("file-unsafe-xml", f"{part}: DTD") from exc
+        except (ET.ParseError, *_ZIP_ERRORS) as exc:
+            raise WorkbookError("file-corrupt", f"{part}: {exc}") from exc
     finally:
         z.zf.close()
 

@@ -181,3 +181,72 @@ def test_the_report_speaks_for_the_level(three_levels):
     text = out.read_text(encoding="utf-8")
     assert text.lstrip("# ").startswith("南省2025年政府信息公开工作年度报告")
     assert "全省各单位" in text and "全县" not in text
+
+
+# -- a rollup of any size reads back ---------------------------------------------------------------------
+
+BIG = 1200  # above the ~850 offices at which a rollup outgrew the reader's 200,000 cells a file
+
+
+@pytest.fixture(scope="module")
+def big_rollup(tmp_path_factory):
+    """A county rollup of 1,200 offices, written by merge (the ledger's part replaced by ready office rows)."""
+    import importlib
+
+    from pipeline.spec import recompute
+    from pipeline.workspace import init_workspace
+
+    merge_module = importlib.import_module("pipeline.merge")  # the module (the package exports its function)
+    tmp = tmp_path_factory.mktemp("big")
+    roster = tmp / "roster.csv"
+    roster.write_text(HEADER + "".join(f"B{i:05d},单位{i:05d},县直部门,\n" for i in range(BIG)), encoding="utf-8")
+    ws = init_workspace(tmp / "ws", roster, 2025, "2026-01-31", name="大县", code="DX")
+    rng = random.Random(5)
+    rows = [merge_module.OfficeRow(f"B{i:05d}", f"单位{i:05d}", "县直部门", "ok", True, "",
+                                   recompute(SPEC, consistent_values(SPEC, rng, office_kind="县直部门")))
+            for i in range(BIG)]
+    real = merge_module.collect
+    merge_module.collect = lambda *a, **k: (SPEC, rows)
+    try:
+        out = tmp / "大县汇总.xlsx"
+        merge_module.merge(ws, out)
+    finally:
+        merge_module.collect = real
+    expected = {f.id: round(sum(r.values[f.id] for r in rows), 6) for f in SPEC.inputs()}
+    return tmp, out, rows, expected
+
+
+def test_a_big_rollup_is_checked_and_read_back(big_rollup):
+    from pipeline.check import check_paths
+
+    from helpers import figure_findings
+
+    tmp, out, rows, expected = big_rollup
+    result = check_paths([out]).files[0]
+    assert result.submission.readable and figure_findings(result) == []
+    assert {k: round(result.values[k], 6) for k in expected} == expected
+    info = read_rollup(result.submission)
+    assert len(info.offices) == BIG and len(info.included) == BIG
+    assert info.offices[-1].values == {f.id: v for f, v in ((f, rows[-1].values[f.id]) for f in SPEC.figures)}
+
+
+def test_a_big_rollup_reports_and_serves_as_last_year(big_rollup):
+    tmp, out, rows, expected = big_rollup
+    texts = tmp / "texts.md"
+    texts.write_text(texts_file(tmp, "大县", 3, out).read_text(encoding="utf-8"), encoding="utf-8")
+    report = tmp / "大县报告.md"
+    done = xxgk("report", str(out), "-o", str(report), "--draft")
+    assert done.returncode == 0 and report.exists(), done.stdout
+    assert "大县2025年政府信息公开工作年度报告" in report.read_text(encoding="utf-8")
+    checked = json.loads(xxgk("check", str(out), "--previous", str(out), "--json").stdout)
+    assert checked["files"][0]["status"] != "unreadable"
+
+
+def test_a_big_rollup_is_received_at_the_next_level(big_rollup, tmp_path):
+    tmp, out, rows, expected = big_rollup
+    (tmp_path / "city.csv").write_text(HEADER + "DX,大县,汇总,\n", encoding="utf-8")
+    ws = tmp_path / "city"
+    xxgk("init", str(ws), "--roster", str(tmp_path / "city.csv"), "--year", "2025", "--name", "某市", "--code", "MS",
+         "--level", "city")
+    xxgk("receive", str(ws), str(out))
+    assert status(ws)["DX"]["current"]["filename"] == "大县汇总.xlsx"
