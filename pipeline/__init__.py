@@ -5,22 +5,58 @@ The library behind the ``xxgk`` command; each command calls one of these.
 
 __version__ = "0.1.0"
 
-from .errors import InputError, SpecError, UsageError, XxgkError  # noqa: E402
-from .spec import Figure, Rule, Spec, available_formats, format_for_year, get_spec, load_spec  # noqa: E402
-from .template import Filling, read_roster, write_workbook  # noqa: E402
-from .reader import Submission, read_submission  # noqa: E402
-from .findings import Finding  # noqa: E402
-from .check import CheckReport, FileResult, check_paths, check_submission  # noqa: E402
-from .annotate import annotate  # noqa: E402
-from .workspace import Workspace, init_workspace, open_workspace  # noqa: E402
-from .sources import Arrival  # noqa: E402
-from .intake import receive, receive_file  # noqa: E402
-from .review import accept_submission, reopen, return_submission  # noqa: E402
-from .outbox import remind, send_outgoing  # noqa: E402
-from .status import workspace_status  # noqa: E402
-from .merge import merge  # noqa: E402
-from .report import write_report  # noqa: E402
-from .importer import import_report  # noqa: E402
+import importlib
+
+# The public API, imported on first use (PEP 562): `xxgk status` must not pay for what `xxgk report` loads.
+_EXPORTS = {
+    'InputError': 'errors',
+    'SpecError': 'errors',
+    'UsageError': 'errors',
+    'XxgkError': 'errors',
+    'Figure': 'spec',
+    'Rule': 'spec',
+    'Spec': 'spec',
+    'available_formats': 'spec',
+    'format_for_year': 'spec',
+    'get_spec': 'spec',
+    'load_spec': 'spec',
+    'Filling': 'template',
+    'read_roster': 'template',
+    'write_workbook': 'template',
+    'Submission': 'reader',
+    'read_submission': 'reader',
+    'Finding': 'findings',
+    'CheckReport': 'check',
+    'FileResult': 'check',
+    'check_paths': 'check',
+    'check_submission': 'check',
+    'annotate': 'annotate',
+    'Workspace': 'workspace',
+    'init_workspace': 'workspace',
+    'open_workspace': 'workspace',
+    'Arrival': 'sources',
+    'receive': 'intake',
+    'receive_file': 'intake',
+    'accept_submission': 'review',
+    'reopen': 'review',
+    'return_submission': 'review',
+    'remind': 'outbox',
+    'send_outgoing': 'outbox',
+    'workspace_status': 'status',
+    'merge': 'merge',
+    'write_report': 'report',
+    'import_report': 'importer',
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Arrival",

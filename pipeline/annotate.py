@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 
 from .check import CELL_TEXT_LIMIT, STATUS_LABELS, FileResult, severity_label
 from .findings import Finding, clean_text
-from .fsutil import atomic_path
+from .fsutil import SUFFIX, annotated_name, atomic_path  # noqa: F401 - annotated_name: kept public here
 from .rules import live_check, live_instances, summary_check
 from .spec import Spec, available_formats, get_spec
 from .textutil import display_width
@@ -34,7 +34,6 @@ FILL_RGB = {"error": "FFC7CE", "warning": "FFEB9C"}
 _FILL = {k: PatternFill("solid", fgColor=v) for k, v in FILL_RGB.items()}
 INPUT_RGB = "FFF2CC"  # the template's input cells (template._STYLES["input"])
 AUTHOR = "xxgk"  # the author of our comments
-SUFFIX = ".校验结果.xlsx"
 
 
 def _side(label: str | None, value: Any) -> Any:
@@ -44,9 +43,6 @@ def _side(label: str | None, value: Any) -> Any:
     text = general(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     return f"{label} {text}" if label else text
 
-
-def annotated_name(path: Path) -> str:
-    return path.stem + SUFFIX
 
 
 def _text(cell, value: Any) -> None:

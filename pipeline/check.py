@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from .budget import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, BudgetExceeded, budget
 from .errors import UsageError
 from .findings import Finding, finding
-from .fsutil import safe_filename
+from .fsutil import annotated_name, safe_filename
 from .reader import Submission, normalize_label, parse_year, read_submission
 from .rules import Context, Outcome, Previous, evaluate, parse_number, sum_of
 from .spec import LEVELS, Figure, Spec, recompute
@@ -374,7 +374,8 @@ def _check_file(path: Path, year: int | None, previous: Previous | None, annotat
                 level: str = "county", name: str | None = None,
                 limits: tuple[float | None, float | None] = (DEFAULT_SECONDS, DEFAULT_MEMORY_MB)) -> FileResult:
     """Read, check and (optionally) annotate one file within the budget; a crash is that file's finding."""
-    from .annotate import annotate
+    if annotate_dir is not None:
+        from .annotate import annotate  # openpyxl: only when feedback workbooks are wanted
 
     def run() -> FileResult:
         result = check_submission(read_submission(path), year=year, previous=previous, level=level)
@@ -395,10 +396,10 @@ def _check_slim(args: tuple) -> FileResult:
 def feedback_names(files: list[Path]) -> list[str | None]:
     """Feedback file names that never collide: two inputs called 报表.xlsx in different folders get their folder's
     name in front (a/报表.xlsx → a_报表.校验结果.xlsx), and a counter if that is not enough."""
-    from .annotate import annotated_name
+    from collections import Counter
 
     plain = [annotated_name(p) for p in files]
-    clash = {n for n in plain if plain.count(n) > 1}
+    clash = {n for n, k in Counter(plain).items() if k > 1}
     out: list[str | None] = []
     used: set[str] = set()
     for p, n in zip(files, plain):

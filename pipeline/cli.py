@@ -12,20 +12,8 @@ from typing import Optional
 
 import typer
 
-from .check import check_and_annotate
-from .demo import run_demo
+# The library is imported inside each command: `xxgk status` need not load what `xxgk report` uses.
 from .errors import UsageError, WorkspaceError, XxgkError
-from .importer import import_report
-from .intake import receive
-from .lifecycle import REVIEW_LABELS, STATE_LABELS
-from .merge import merge, read_texts
-from .outbox import remind, send_outgoing
-from .report import write_report
-from .review import accept_submission, reopen, return_submission
-from .spec import get_spec
-from .status import status_json, workspace_status, write_status_html
-from .template import Filling, resolve_spec, write_office_templates, write_workbook
-from .workspace import init_workspace, open_workspace
 
 # typer (which carries its own copy of click) prints usage errors and --help in English. xxgk's users read
 # Chinese: the messages they can meet are translated here, by pattern, where typer formats them (each
@@ -246,6 +234,7 @@ def spec_cmd(
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出，供程序读取"),
 ) -> None:
     """列出一种国家格式的全部数据项（编号、表、行列标签、单元格、定义名称）和校验规则。"""
+    from .spec import get_spec
     try:
         spec = get_spec(format.value)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -274,6 +263,7 @@ def template_cmd(
     roster: Optional[Path] = typer.Option(None, "--roster", help="名单 CSV（单位代码,单位名称,单位类型,联系邮箱）：每个单位生成一份"),
 ) -> None:
     """生成锁定的 Excel 填报模板；用 --roster 为名单中每个单位各生成一份。"""
+    from .template import Filling, resolve_spec, write_office_templates, write_workbook
     try:
         fmt = format.value if format else None
         if roster:
@@ -307,6 +297,7 @@ def check_cmd(
 
     退出码：0 没有错误；1 有文件有错误或无法读取；2 用法错误。
     """
+    from .check import check_and_annotate
     try:
         with _Progress("检查", quiet) as progress:
             report = check_and_annotate(paths, year=year, previous=previous, annotate_dir=annotate_dir, jobs=jobs,
@@ -335,6 +326,7 @@ def init_cmd(
     """建立工作区：名单、设置、收件存档、反馈发件箱和台账（SQLite）。
 
     名单中单位类型为“汇总”的是报送下级汇总表的单位（例如市的名单列出各县）。"""
+    from .workspace import init_workspace
     try:
         ws = init_workspace(workspace, roster, year, deadline, name=name, code=code, sender=sender, level=level.value)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -352,6 +344,7 @@ def settings_cmd(
     value: Optional[str] = typer.Argument(None, help="新的值（不给则显示当前值；给空字符串 \"\" 清除）"),
 ) -> None:
     """查看或修改工作区设置（汇总单位名称和代码、截止日期、发件人、SMTP 服务器、审核人、汇总口径），修改时检查是否有效。"""
+    from .workspace import open_workspace
     try:
         ws = open_workspace(workspace)
         if key is not None and value is not None:
@@ -380,6 +373,9 @@ def receive_cmd(
     quiet: bool = QUIET,
 ) -> None:
     """收取各单位报送的文件和邮件：先存档、记入台账，再校验，写反馈工作簿并起草回复邮件。"""
+    from .intake import receive
+    from .lifecycle import STATE_LABELS
+    from .workspace import open_workspace
     def imap_password(url: str) -> str:
         if os.environ.get("XXGK_IMAP_PASSWORD"):
             return os.environ["XXGK_IMAP_PASSWORD"]
@@ -427,6 +423,8 @@ def status_cmd(
     html: Optional[Path] = typer.Option(None, "--html", help="另写一份可打印的网页（单个 .html 文件）"),
 ) -> None:
     """各单位报送情况：已报或未报、收到时间、是否逾期、校验结果、审核状态和轮次、附件、是否已反馈。"""
+    from .status import status_json, workspace_status, write_status_html
+    from .workspace import open_workspace
     try:
         ws = open_workspace(workspace)
         report = workspace_status(ws)
@@ -461,6 +459,8 @@ def return_cmd(
     send: bool = SEND,
 ) -> None:
     """退回某单位的当前版本：记录原因和审核人，轮次加一，起草附带反馈工作簿的退回邮件。"""
+    from .review import return_submission
+    from .workspace import open_workspace
     try:
         d = return_submission(open_workspace(workspace), code, reason, send=send, smtp_password=_smtp_password())
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -476,6 +476,8 @@ def accept_cmd(
     send: bool = SEND,
 ) -> None:
     """审核通过并锁定某单位的当前版本：有错误的不能通过；每项提醒都要有理由（单位的情况说明或 --reason）。"""
+    from .review import accept_submission
+    from .workspace import open_workspace
     try:
         d = accept_submission(open_workspace(workspace), code, reason, send=send, smtp_password=_smtp_password())
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -490,6 +492,8 @@ def reopen_cmd(
     reason: Optional[str] = typer.Option(None, "--reason", help="重新打开的原因"),
 ) -> None:
     """取消某单位的审核通过（解锁）：此后收到的最新版本成为当前版本，重新待审核。"""
+    from .review import reopen
+    from .workspace import open_workspace
     try:
         d = reopen(open_workspace(workspace), code, reason)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -503,6 +507,8 @@ def remind_cmd(
     send: bool = SEND,
 ) -> None:
     """为未报送、报送无效或退回后未重报的单位起草催报邮件（附预填的模板或反馈工作簿，写明截止日期）。"""
+    from .outbox import remind
+    from .workspace import open_workspace
     try:
         result = remind(open_workspace(workspace), send=send, smtp_password=_smtp_password())
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -517,6 +523,8 @@ def remind_cmd(
 @app.command("send")
 def send_cmd(workspace: Path = typer.Argument(..., help="工作区文件夹")) -> None:
     """发出工作区中所有尚未发出的邮件草稿（回复、退回、审核通过、催报），并记入台账。"""
+    from .outbox import send_outgoing
+    from .workspace import open_workspace
     try:
         n = send_outgoing(open_workspace(workspace), password=_smtp_password())
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
@@ -534,6 +542,8 @@ def merge_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度"),
 ) -> None:
     """汇总各单位的当前版本（审核通过的和没有任何问题的）：国家格式表格、分单位数据、按类型汇总、报送情况、问题清单、来源、图表。"""
+    from .merge import merge, read_texts
+    from .workspace import open_workspace
     try:
         ws = open_workspace(workspace)
         own = read_texts(ws.spec, texts) if texts else None
@@ -567,6 +577,7 @@ def report_cmd(
 
     必填的文字（总体情况的五个方面、存在的主要问题及改进情况）未填写、文字与表格不一致、汇总不完整时不生成，并列出原因。
     """
+    from .report import write_report
     try:
         with _Progress("生成报告", quiet) as bar:
             result = write_report(source, output, previous=previous, templates=templates, name=name, draft=draft,
@@ -591,6 +602,7 @@ def import_cmd(
     format: Optional[FormatChoice] = typer.Option(None, "--format", help="国家格式；缺省时按表格文字识别"),
 ) -> None:
     """把已公开的年度报告（网页、Word、抓取的文字）读成填报表；无法确定的数留空并列出。"""
+    from .importer import import_report
     results, errors = [], 0
     for source in sources:
         try:
@@ -616,6 +628,7 @@ def import_cmd(
 @app.command("demo")
 def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None:
     """用自带的示例（一个虚构县的名单和各单位报表）演示全部流程。"""
+    from .demo import run_demo
     try:
         result = run_demo(outdir)
     except Exception as exc:  # noqa: BLE001 - rendered by _fail

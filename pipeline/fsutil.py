@@ -33,6 +33,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+SUFFIX = ".校验结果.xlsx"  # the feedback copy of a workbook
+
+
+def annotated_name(path: Path) -> str:
+    """The feedback copy's file name: ``原名.校验结果.xlsx``."""
+    return path.stem + SUFFIX
+
+
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

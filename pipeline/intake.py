@@ -664,9 +664,3 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
     if send and result.drafts:
         result.sent = send_outgoing(ws, paths=result.drafts, password=smtp_password)
     return result
-
-
-def time_note(row: sqlite3.Row | dict[str, Any]) -> str:
-    """How a receipt time is to be read, for people."""
-    return {"future": "邮件日期在未来，按实际收取时间记录", "before-year": "收到时间早于报告年度，请核实"}.get(
-        row["time_flag"] or "", "")

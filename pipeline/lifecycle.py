@@ -181,3 +181,9 @@ def _derive(state: OfficeState) -> None:
             state.review = {"accept": "accepted", "return": "returned", "reopen": "pending"}[d["action"]]
     if state.review == "accepted" and state.current is not locked:
         state.review = "pending"  # an acceptance undone by a later reopen
+
+
+def time_note(row: sqlite3.Row | dict[str, Any]) -> str:
+    """How a receipt time is to be read, for people."""
+    return {"future": "邮件日期在未来，按实际收取时间记录", "before-year": "收到时间早于报告年度，请核实"}.get(
+        row["time_flag"] or "", "")

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger
-from .annotate import annotated_name
 from .check import severity_label
 from .errors import UsageError
-from .fsutil import atomic_write_bytes
+from .fsutil import annotated_name, atomic_write_bytes
 from .lifecycle import ACTION_LABELS, STATE_LABELS, OfficeState, office_state, office_states
 from .mail import SmtpSettings, draft_message, for_sending, safe_filename, send_messages
 from .template import office_filling, write_workbook

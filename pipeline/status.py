@@ -14,8 +14,7 @@ import jinja2
 
 from .check import STATUS_LABELS
 from .fsutil import atomic_write_text
-from .intake import time_note
-from .lifecycle import ACTION_LABELS, REVIEW_LABELS, STATE_LABELS, OfficeState, office_states
+from .lifecycle import ACTION_LABELS, REVIEW_LABELS, STATE_LABELS, OfficeState, office_states, time_note
 from .outbox import KIND_LABELS
 from .textutil import table
 from .workspace import Workspace, local_time

@@ -17,8 +17,6 @@ from math import ceil
 from pathlib import Path
 from typing import Any, Callable
 
-import xlsxwriter
-from xlsxwriter.utility import xl_cell_to_rowcol
 
 from . import __version__
 from .errors import InputError
@@ -27,7 +25,7 @@ from .xlsxpatch import lock_structure, rewrite_parts
 from .rules import computed_formula, live_check, live_instances, summary_check
 from .spec import OfficeField, Spec, Table, format_for_year, get_spec, split_cell
 from .textutil import display_width, visible_text
-from .xlexpr import Expr, is_number
+from .xlexpr import Expr, col_index, is_number
 
 # What fits across an A4 page at 100% between default margins, in column-width units (LibreOffice draws
 # columns wider than Excel: measured with its PDF export).
@@ -117,7 +115,7 @@ class _Writer:
         ws = self.ws(sheet)
         self.cells[(sheet, first)] = value
         if first != last:
-            (fr, fc), (lr, lc) = xl_cell_to_rowcol(first), xl_cell_to_rowcol(last)
+            (fr, fc), (lr, lc) = _rowcol(first), _rowcol(last)
             ws.merge_range(fr, fc, lr, lc, "", fmt)
         self._write(ws, first, value, fmt)
         self._fit(sheet, cells, value)
@@ -140,7 +138,7 @@ class _Writer:
         value = expr.eval(lambda s, c: self.cells.get((s, c)))
         self.cells[(sheet, first)] = value
         if first != last:
-            (fr, fc), (lr, lc) = xl_cell_to_rowcol(first), xl_cell_to_rowcol(last)
+            (fr, fc), (lr, lc) = _rowcol(first), _rowcol(last)
             ws.merge_range(fr, fc, lr, lc, "", fmt)
         ws.write_formula(first, expr.formula(sheet), fmt, value)
         if isinstance(value, str):
@@ -389,6 +387,8 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
     with atomic_path(path) as tmp:
         raw_tmp = tmp.with_name(tmp.name + ".raw")
         try:
+            import xlsxwriter  # here, not at the top: `xxgk status` and `check` never write a workbook
+
             wb = xlsxwriter.Workbook(
                 str(raw_tmp), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
             )
@@ -515,6 +515,12 @@ def write_office_templates(
         write_workbook(spec, path, office_filling(office, year))
         paths.append(path)
     return paths
+
+
+def _rowcol(ref: str) -> tuple[int, int]:
+    """A cell's zero-based (row, column), as XlsxWriter counts."""
+    col, row = split_cell(ref)
+    return row - 1, col_index(col) - 1
 
 
 def office_filename(office: dict[str, str], year: int | None, spec: Spec) -> str:

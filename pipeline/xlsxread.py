@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Collection, Iterator
 
 import xml.etree.ElementTree as ET
-from openpyxl.formula.translate import Translator
 
 from .xlexpr import col_index, col_letters
 
@@ -67,6 +66,9 @@ class Cell:
     @property
     def formula(self) -> str | None:
         if self._shared is not None:
+            # openpyxl's translator, imported only when a shared formula is read (rarely: not on the check path).
+            from openpyxl.formula.translate import Translator
+
             anchor, master, ref = self._shared
             self._formula = Translator("=" + master, origin=anchor).translate_formula(ref)[1:]
             self._shared = None

@@ -250,3 +250,57 @@ def test_a_big_rollup_is_received_at_the_next_level(big_rollup, tmp_path):
          "--level", "city")
     xxgk("receive", str(ws), str(out))
     assert status(ws)["DX"]["current"]["filename"] == "大县汇总.xlsx"
+
+
+# -- the ledger at scale: no statement run per file or per office scans a table ------------------------------
+
+def test_every_repeated_ledger_query_uses_an_index(tmp_path, monkeypatch, capsys):
+    """receive, status and merge, traced: each statement run more than once in a run (per file, per office)
+    must find its rows through an index, or a ledger of 10,000 offices costs quadratic time. The plans are
+    printed (pytest -s shows them)."""
+    import re
+    import sqlite3
+    from collections import Counter
+
+    from pipeline.intake import receive
+    from pipeline.merge import merge
+    from pipeline.samples import write_sample_mail
+    from pipeline.status import workspace_status
+    from pipeline.workspace import init_workspace
+
+    mail = tmp_path / "mail"
+    write_sample_mail(mail)
+    ws = init_workspace(tmp_path / "ws", Path(__file__).parent.parent / "samples" / "roster.csv", 2025,
+                        "2026-01-31", name="测试县")
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    literal = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b|X'[0-9A-Fa-f]*'")
+    repeated = {}
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    for run in (lambda: receive(ws, [str(mail)]), lambda: workspace_status(ws),
+                lambda: merge(ws, tmp_path / "rollup.xlsx", include_warnings=True)):
+        statements.clear()
+        run()
+        # What one command runs more than once (per file, per office).
+        shapes = Counter(literal.sub("?", s) for s in statements)
+        for s in statements:
+            shape = literal.sub("?", s)
+            if shapes[shape] > 1 and re.match(r"\s*(SELECT|UPDATE|DELETE|INSERT OR IGNORE|INSERT INTO \w+ \(?.*SELECT)",
+                                              s, re.I | re.S) and shape not in repeated:
+                repeated[shape] = s
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    assert repeated, "nothing traced"
+    conn = real_connect(ws.path / "ledger.sqlite")
+    scans = []
+    for shape, s in repeated.items():
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + s)]
+        print(shape, *plan, sep="\n  ")
+        scans += [(shape, step) for step in plan if re.fullmatch(r"SCAN \w+", step)]
+    conn.close()
+    assert scans == []
