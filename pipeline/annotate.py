@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -24,10 +23,10 @@ from .check import CELL_TEXT_LIMIT, STATUS_LABELS, FileResult, severity_label
 from .findings import Finding, clean_text
 from .fsutil import SUFFIX, annotated_name, atomic_path  # noqa: F401 - annotated_name: kept public here
 from .rules import live_check, live_instances, summary_check
-from .spec import Spec, available_formats, get_spec
+from .spec import Spec, available_formats, get_spec, split_cell
 from .textutil import display_width
-from .xlsxpatch import fill_cached_values, rewrite_parts
-from .xlexpr import general
+from .xlsxpatch import fill_cached_values, restore_merges, rewrite_parts, strip_merges
+from .xlexpr import col_index, general
 from .xlsxread import sheet_parts
 
 FILL_RGB = {"error": "FFC7CE", "warning": "FFEB9C"}
@@ -113,24 +112,26 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
     wb.active = 0
 
 
-def _anchor(ws, ref: str):
+def _anchor(ws, ref: str, merges: dict[str, list[str]]):
     """The cell that holds a merged range's value and comment (a covered cell cannot)."""
-    cell = ws[ref]
-    if isinstance(cell, MergedCell):
-        for rng in ws.merged_cells.ranges:
-            if ref in rng:
-                return ws.cell(row=rng.min_row, column=rng.min_col)
-    return cell
+    col, row = split_cell(ref)
+    c, r = col_index(col), row
+    for rng in merges.get(ws.title, ()):
+        first, last = rng.split(":")
+        (c1, r1), (c2, r2) = ((col_index(a), b) for a, b in (split_cell(first), split_cell(last)))
+        if c1 <= c <= c2 and r1 <= r <= r2:
+            return ws[first]
+    return ws[ref]
 
 
-def _clear_previous_round(wb, spec: Spec) -> None:
+def _clear_previous_round(wb, spec: Spec, merges: dict[str, list[str]]) -> None:
     """A feedback copy sent back (corrected or not) starts round two clean: the first round's fills,
     comments, findings sheet and marks go, so that this round shows only this round."""
     marks = spec.marks_sheet
     if marks in wb.sheetnames:
         for sheet, ref, fill_type, color in wb[marks].iter_rows(min_row=2, values_only=True):
             if sheet in wb.sheetnames and ref:
-                cell = _anchor(wb[sheet], ref)
+                cell = _anchor(wb[sheet], ref, merges)
                 cell.fill = PatternFill(fill_type, fgColor=color) if fill_type else PatternFill(None)
         del wb[marks]
     ours = {FILL_RGB[k] for k in FILL_RGB}
@@ -149,14 +150,14 @@ def _clear_previous_round(wb, spec: Spec) -> None:
         del wb[spec.feedback_sheet]
 
 
-def _mark_cells(wb, result: FileResult, spec: Spec) -> None:
+def _mark_cells(wb, result: FileResult, spec: Spec, merges: dict[str, list[str]]) -> None:
     by_cell: dict[tuple[str, str], list[Finding]] = {}
     for f in result.findings:
         if f.sheet and f.cell and f.sheet in wb.sheetnames:
             by_cell.setdefault((f.sheet, f.cell), []).append(f)
     marks = []
     for (sheet, ref), items in by_cell.items():
-        cell = _anchor(wb[sheet], ref)
+        cell = _anchor(wb[sheet], ref, merges)
         # What the cell looked like, so that the next round can put it back.
         fill = cell.fill
         marks.append((sheet, cell.coordinate, fill.fill_type if fill is not None else None,
@@ -208,27 +209,30 @@ def _cached_results(result: FileResult) -> dict[str, dict[str, Any]]:
 
 
 def _office_copy(result: FileResult, spec: Spec):
-    """The office's workbook from the bytes that were checked, or None when openpyxl cannot open it."""
+    """The office's workbook from the bytes that were checked, without its merged ranges (see
+    :func:`strip_merges`), and those ranges; (None, {}) when openpyxl cannot open it."""
     sub = result.submission
     if sub is None or sub.workbook is None or sub.data is None:
-        return None
+        return None, {}
     try:
         # The bytes that were checked, not the path: the file may have moved or changed since,
         # and a workspace reads from its archive under the office's original file name.
-        return openpyxl.load_workbook(io.BytesIO(sub.data), keep_vba=False, keep_links=False)
+        data, merges = strip_merges(sub.data, sheet_parts(io.BytesIO(sub.data)))
+        return openpyxl.load_workbook(io.BytesIO(data), keep_vba=False, keep_links=False), merges
     except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback
-        return None
+        return None, {}
 
 
-def _write(wb, result: FileResult, spec: Spec, cached: dict, target: Path) -> None:
-    _clear_previous_round(wb, spec)
-    _mark_cells(wb, result, spec)
+def _write(wb, result: FileResult, spec: Spec, cached: dict, target: Path, merges: dict[str, list[str]]) -> None:
+    _clear_previous_round(wb, spec, merges)
+    _mark_cells(wb, result, spec, merges)
     _write_feedback_sheet(wb, result)
     with atomic_path(target) as tmp:
         raw = tmp.with_name(tmp.name + ".raw")
         try:
             wb.save(raw)
-            rewrite_parts(raw, tmp, fill_cached_values(cached, sheet_parts(str(raw))))
+            parts = sheet_parts(str(raw))
+            rewrite_parts(raw, tmp, restore_merges(merges, parts, then=fill_cached_values(cached, parts)))
         finally:
             raw.unlink(missing_ok=True)
 
@@ -245,14 +249,14 @@ def annotate(result: FileResult, outdir: str | Path, name: str | None = None) ->
     target = outdir / (name or annotated_name(result.path))
     spec = _spec_of(result)
     cached = _cached_results(result)
-    wb = _office_copy(result, spec)
+    wb, merges = _office_copy(result, spec)
     if wb is not None:
         try:
-            _write(wb, result, spec, cached, target)
+            _write(wb, result, spec, cached, target, merges)
             return target
         except Exception:  # noqa: BLE001 - styles or parts openpyxl loads but cannot handle
             pass
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    _write(wb, result, spec, {}, target)
+    _write(wb, result, spec, {}, target, {})
     return target

@@ -524,3 +524,23 @@ def test_office_text_is_never_a_formula_in_feedback(tmp_path):
     for row in wb["校验结果"].iter_rows(min_row=5):
         for cell in row:
             assert cell.data_type != "f"
+
+
+def test_annotation_keeps_every_merged_range_and_marks_findings_on_merged_cells(tmp_path):
+    """The annotator loads the office's workbook without its merged ranges (openpyxl re-styles each one, which
+    cost most of a feedback workbook's time) and writes them back: the same ranges, sheet by sheet."""
+    from pipeline.xlsxread import read_workbook
+
+    spec = get_spec("2021")
+    values = consistent_values(spec, random.Random(4), office_kind="县直部门")
+    path = make(tmp_path, spec, values, name="局.xlsx", prose={"s5": ""})  # a blank text: a finding on a merged cell
+    result = check(path)
+    out = annotate(result, tmp_path / "fb")
+    before, after = read_workbook(str(path)), read_workbook(str(out))
+    for name, sheet in before.sheets.items():
+        assert sorted(after.sheets[name].merged) == sorted(sheet.merged), name
+    blank = next(f for f in result.findings if f.sheet and f.cell
+                 and any(f.cell == rng.split(":")[0] for rng in before.sheets[f.sheet].merged))
+    wb = openpyxl.load_workbook(out)
+    assert wb[blank.sheet][blank.cell].comment is not None
+    assert wb[blank.sheet][blank.cell].fill.fgColor.rgb.endswith(("FFC7CE", "FFEB9C"))
