@@ -26,7 +26,7 @@ from .reader import Submission, read_submission
 from .spec import Chart, Figure, Spec, recompute
 from .template import Filling, write_workbook
 from .workspace import Workspace, local_time
-from .xlexpr import Cells, Num, Sum, SumIfs, col_letters
+from .xlexpr import Cells, Column, Num, Sum, SumIfs, col_letters
 from .xlsxread import WorkbookError, iter_rows
 
 
@@ -470,11 +470,11 @@ class _RollupSheets:
         self.kind_rows: dict[str, int] = {}
         rows = sorted(self.office_rows.values())
         first, last = (rows[0] + 1, rows[-1] + 1) if rows else (self.HEADER_ROWS + 1,) * 2
-        columns: dict[int, Cells] = {}
+        columns: dict[int, Column] = {}
 
-        def column(c: int) -> Cells:
+        def column(c: int) -> Column:
             if c not in columns:
-                columns[c] = Cells(offices_name, tuple(f"{col_letters(c + 1)}{r}" for r in range(first, last + 1)))
+                columns[c] = Column(offices_name, col_letters(c + 1), first, last)
             return columns[c]
 
         included = (column(4), "是")
