@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Iterator
 
 from .errors import InputError, UsageError
 from .fsutil import atomic_write_text, fault_point, remove_stale_temporaries
@@ -63,6 +63,19 @@ class MergeResult:
     @property
     def excluded(self) -> list[OfficeRow]:
         return [o for o in self.offices if not o.included]
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: Any) -> str:
+    """Text for an inline string: escaped, without characters XML 1.0 cannot hold."""
+    return _NOT_XML.sub("", str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _number_text(x: float) -> str:
+    x = _tidy(x)
+    return str(x) if isinstance(x, int) else repr(float(x))
 
 
 def _tidy(x: float) -> float | int:
@@ -208,12 +221,15 @@ def merge(ws: Workspace, out: str | Path, include_errors: bool = False, include_
     all_values = recompute(spec, totals)
     kept = {**_kept_texts(spec, ws, out), **(texts or {})}
 
+    sheets: list[_RollupSheets] = []
+
     def extra(wb, fmt):
-        _RollupSheets(spec, wb, fmt, ws, offices, all_values).write()
+        sheets.append(_RollupSheets(spec, wb, fmt, ws, offices, all_values))
+        sheets[0].write()
 
     filling = Filling(office={k: v for k, v in office_info.items() if v not in ("", None)}, values=totals,
                       prose=kept, lock_figures=True, meta={"level": ws.level})
-    write_workbook(spec, out, filling, extra=extra, level=ws.level)
+    write_workbook(spec, out, filling, extra=extra, level=ws.level, transform=lambda n, d: sheets[0].rows_part(n, d))
     fault_point("rollup-written")
     atomic_write_text(csv_path, _csv(spec, offices))
     return MergeResult(out, csv_path, spec, offices, all_values, sorted(kept))
@@ -440,26 +456,57 @@ class _RollupSheets:
         fixed = list(_OFFICE_COLUMNS)
         self.figure_cols = self.figure_header(ws, fixed)
         self.office_rows: dict[str, int] = {}
-        label = STATE_LABELS
         r = self.HEADER_ROWS
         for o in self.offices:
-            if not o.values:
-                continue
-            self.office_rows[o.code] = r
-            for c, v in enumerate([o.code, o.name, o.kind, label.get(o.status, o.status), "是" if o.included else "否"]):
-                self.put(ws, r, c, v)
-            # The figures are plain numbers nothing here evaluates: write them straight (the hot loop).
-            write, fmt, values = ws.write_number, self.num, o.values
-            for c, fid in self.headline_cols:
-                write(r, c, _tidy(values.get(fid, 0)), fmt)
-            for fid, c in self.figure_cols.items():
-                write(r, c, _tidy(values.get(fid, 0)), fmt)
-            r += 1
+            if o.values:
+                self.office_rows[o.code] = r
+                r += 1
+        # The rows themselves are streamed into the saved package (rows_part): XlsxWriter would hold every
+        # cell of a province's 10,000 offices × 200 figures in memory until the file is closed.
+        self.offices_ws = ws
+        self.office_columns = [(c, fid) for c, fid in self.headline_cols] + [(c, fid) for fid, c in self.figure_cols.items()]
         ws.freeze_panes(self.HEADER_ROWS, 2)
         ws.set_column(0, 0, 10)
         ws.set_column(1, 1, 24)
         ws.set_column(5, 5 + len(self.headline_cols) + len(self.spec.figures), 12)
         self.printable(ws, 3, 2, self.headline_cols[-1][0] if self.headline_cols else None)
+
+    def rows_part(self, name: str, data: bytes) -> bytes | Iterator[bytes]:
+        """A transform for the saved package: the per-office sheet with its office rows, streamed row by row."""
+        if name != f"xl/worksheets/sheet{self.offices_ws.index + 1}.xml":
+            return data
+        head, sep, tail = data.partition(b"</sheetData>")
+        if not sep:
+            head, sep, tail = data.partition(b"<sheetData/>")
+            head, tail = head + b"<sheetData>", tail
+        last_col = col_letters(max(c for c, _ in self.office_columns) + 1)
+        last_row = self.HEADER_ROWS + len(self.office_rows)
+        head = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last_col}{last_row}"/>'.encode(), head, count=1)
+        return self._office_rows(head, b"</sheetData>" + tail)
+
+    def _office_rows(self, head: bytes, tail: bytes) -> Iterator[bytes]:
+        yield head
+        text_style, num_style = self.text.xf_index, self.num.xf_index
+        letters = [col_letters(c + 1) for c in range(max(c for c, _ in self.office_columns) + 1)]
+        columns = [(letters[c], fid) for c, fid in self.office_columns]
+        chunk: list[str] = []
+        for o in self.offices:
+            r = self.office_rows.get(o.code)
+            if r is None:
+                continue
+            n = r + 1
+            fixed = [o.code, o.name, o.kind, STATE_LABELS.get(o.status, o.status), "是" if o.included else "否"]
+            cells = "".join(f'<c r="{letters[c]}{n}" s="{text_style}" t="inlineStr"><is><t>{_xml_text(v)}</t></is></c>'
+                            for c, v in enumerate(fixed))
+            values = o.values
+            cells += "".join(f'<c r="{col}{n}" s="{num_style}"><v>{_number_text(values.get(fid, 0))}</v></c>'
+                             for col, fid in columns)
+            chunk.append(f'<row r="{n}">{cells}</row>')
+            if len(chunk) >= 200:
+                yield "".join(chunk).encode("utf-8")
+                chunk = []
+        yield "".join(chunk).encode("utf-8")
+        yield tail
 
     def by_kind_sheet(self) -> None:
         ws = self.sheet("by_kind")

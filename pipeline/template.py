@@ -368,7 +368,8 @@ def _abs_ref(sheet: str, cell: str) -> str:
 
 
 def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
-                   extra: Callable[[Any, dict[str, Any]], None] | None = None, level: str = "county") -> Path:
+                   extra: Callable[[Any, dict[str, Any]], None] | None = None, level: str = "county",
+                   transform: Callable[[str, bytes], Any] | None = None) -> Path:
     """Write the template of ``spec`` to ``path``, optionally pre-filled.
 
     :param spec: the national format.
@@ -378,6 +379,8 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
         further sheets (the county rollup) before the file is closed.
     :param level: the level the office reports at (county / city / province): live checks of
         rules that depend on it (规章) follow it.
+    :param transform: applied to each part of the closed package (see :func:`rewrite_parts`): the rollup
+        streams its per-office rows in this way.
     """
     filling = filling or Filling()
     unknown = set(filling.values) - {f.id for f in spec.inputs()}
@@ -403,7 +406,8 @@ def write_workbook(spec: Spec, path: str | Path, filling: Filling | None = None,
             if extra is not None:
                 extra(wb, writer.fmt)
             wb.close()
-            rewrite_parts(raw_tmp, tmp, lock_structure)
+            rewrite_parts(raw_tmp, tmp, lock_structure if transform is None
+                          else lambda name, data: transform(name, lock_structure(name, data)))
         finally:
             raw_tmp.unlink(missing_ok=True)
     return path

@@ -12,11 +12,22 @@ from xml.sax.saxutils import escape
 from .xlexpr import is_number
 
 
-def rewrite_parts(src: Path, dst: Path, transform: Callable[[str, bytes], bytes]) -> None:
-    """Copy the package ``src`` to ``dst``, passing each part through ``transform(name, data)``."""
+def rewrite_parts(src: Path, dst: Path, transform: Callable[[str, bytes], Any]) -> None:
+    """Copy the package ``src`` to ``dst``, passing each part through ``transform(name, data)``.
+
+    A transform returns the part's bytes, or an iterator of byte chunks that is streamed into the package.
+    """
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
-            zout.writestr(info, transform(info.filename, zin.read(info.filename)))
+            out = transform(info.filename, zin.read(info.filename))
+            if isinstance(out, (bytes, bytearray)):
+                zout.writestr(info, out)
+                continue
+            target = zipfile.ZipInfo(info.filename, info.date_time)
+            target.compress_type = zipfile.ZIP_DEFLATED
+            with zout.open(target, "w", force_zip64=True) as fh:
+                for chunk in out:
+                    fh.write(chunk)
 
 
 def lock_structure(name: str, data: bytes) -> bytes:

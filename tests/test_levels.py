@@ -227,6 +227,16 @@ def test_a_big_rollup_is_checked_and_read_back(big_rollup):
     assert {k: round(result.values[k], 6) for k in expected} == expected
     info = read_rollup(result.submission)
     assert len(info.offices) == BIG and len(info.included) == BIG
+    # The per-office sheet, as written: code and name first, each headline figure equal to its full-list column.
+    from pipeline.xlsxread import iter_rows
+
+    sheet = list(iter_rows(str(out), SPEC.rollup.sheets["offices"]))
+    ids = sheet[3][1]
+    last = sheet[-1][1]
+    assert (last[1], last[2], last[3]) == (rows[-1].code, rows[-1].name, "县直部门")
+    for fid in SPEC.rollup.headline:
+        cols = [c for c, v in ids.items() if v == fid]
+        assert len(cols) == 2 and last[cols[0]] == last[cols[1]] == rows[-1].values[fid], fid
     assert info.offices[-1].values == {f.id: v for f, v in ((f, rows[-1].values[f.id]) for f in SPEC.figures)}
 
 
