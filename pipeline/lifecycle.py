@@ -113,8 +113,16 @@ class OfficeState:
         return self.status in ("missing", "unusable") or self.review == "returned"
 
 
-def office_states(ws: Workspace, conn: sqlite3.Connection, code: str | None = None) -> dict[str, OfficeState]:
-    """Every roster office's state (or only ``code``'s), from a handful of indexed queries, none per office."""
+_DATA_COLUMNS = {"values_json", "findings_json", "prose_json", "office_json"}  # the large ones
+
+
+def office_states(ws: Workspace, conn: sqlite3.Connection, code: str | None = None,
+                  with_data: bool = True) -> dict[str, OfficeState]:
+    """Every roster office's state (or only ``code``'s), from a handful of indexed queries, none per office.
+
+    :param with_data: also load each version's figures, findings and texts (the large columns, which
+        ``status`` of 10,000 offices need not read).
+    """
     only, args = ("", ()) if code is None else (" AND office_code = ?", (code,))
     offices = conn.execute("SELECT * FROM offices ORDER BY code") if code is None else conn.execute(
         "SELECT * FROM offices WHERE code = ?", args)
@@ -124,8 +132,10 @@ def office_states(ws: Workspace, conn: sqlite3.Connection, code: str | None = No
     first = {r["root"]: r["first"] for r in conn.execute(
         "SELECT COALESCE(duplicate_of, id) AS root, MIN(received_at) AS first FROM submissions"
         " WHERE office_code IS NOT NULL" + only + " GROUP BY root", args)}
+    columns = "s.*" if with_data else ", ".join(
+        f"s.{c[1]}" for c in conn.execute("PRAGMA table_info(submissions)") if c[1] not in _DATA_COLUMNS)
     rows = conn.execute(
-        "SELECT s.*, f.archive_path FROM submissions s JOIN files f USING(sha256)"
+        f"SELECT {columns}, f.archive_path FROM submissions s JOIN files f USING(sha256)"
         " WHERE s.office_code IS NOT NULL AND s.duplicate_of IS NULL AND s.status NOT IN ('pending', 'skipped')"
         + (" AND s.office_code = ?" if code else "") + " ORDER BY s.id", args).fetchall()
     for r in rows:

@@ -177,7 +177,7 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> StatusReport
     """Who has submitted, when, whether late, what counts, where review stands, what was answered."""
     now = now or ws.now()
     with ws.db() as conn:
-        states = office_states(ws, conn)
+        states = office_states(ws, conn, with_data=False)
         unknown = [dict(filename=r["filename"], sender=r["sender"], received_at=r["received_at"], status=r["status"],
                         sha256=r["sha256"], note=r["reason"])
                    for r in conn.execute("SELECT * FROM submissions WHERE office_code IS NULL AND duplicate_of IS NULL"
