@@ -112,15 +112,17 @@ def test_shared_formulas_are_translated_only_when_looked_at(base, monkeypatch):
     rows = f'<row r="1000"><c r="A1000"><f t="shared" ref="A1000:A151000" si="99">{master}</f><v>0</v></c></row>'
     rows += "".join(f'<row r="{r}"><c r="A{r}"><f t="shared" si="99"/><v>0</v></c></row>' for r in range(1001, 151000))
     data = _rezip(base, lambda n, d: _with_rows(d, rows) if n == part else d)
+    from openpyxl.formula import translate  # imported by the reader only when a shared formula is looked at
+
     calls = []
-    original = xlsxread.Translator
+    original = translate.Translator
 
     class Counting(original):
         def __init__(self, *a, **kw):
             calls.append(1)
             super().__init__(*a, **kw)
 
-    monkeypatch.setattr(xlsxread, "Translator", Counting)
+    monkeypatch.setattr(translate, "Translator", Counting)
     wb = xlsxread.read_workbook(io.BytesIO(data))
     assert calls == []
     sheet = next(s for s in wb.sheets.values() if "A1001" in s.cells)
