@@ -12,7 +12,7 @@ import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TextIO
 
 from .budget import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, BudgetExceeded, budget
 from .errors import UsageError
@@ -131,6 +131,16 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "summary": self.summary}
+
+    def write_json(self, out: TextIO) -> None:
+        """The same document as :meth:`to_dict`, written a file at a time (one line each): a batch of
+        100,000 files never exists as one dict or one string."""
+        import json
+
+        out.write('{"files": [\n')
+        for i, f in enumerate(self.files):
+            out.write((",\n" if i else "") + json.dumps(f.to_dict(), ensure_ascii=False, default=str))
+        out.write('\n], "summary": ' + json.dumps(self.summary, ensure_ascii=False) + "}\n")
 
     def to_text(self) -> str:
         """The console view: a table per file and a summary line, in Chinese."""

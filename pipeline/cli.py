@@ -305,7 +305,7 @@ def check_cmd(
     except Exception as exc:  # noqa: BLE001 - rendered by _fail
         _fail(exc)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
+        report.write_json(sys.stdout)
     else:
         typer.echo(report.to_text())
     raise typer.Exit(0 if report.valid else 1)
