@@ -86,8 +86,11 @@ def _signature(sh: frozenset[int]) -> tuple[int, ...]:
 @dataclass
 class _Doc:
     name: str
-    shingles: frozenset[int]
-    runs: frozenset[int]
+    bands: list[tuple]  # its LSH buckets
+    text: str  # normalised; its runs are computed when it is a candidate (rarely): kept whole they cost
+    #            some fifty times the text, which at 10,000 offices is gigabytes
+
+
 
 
 @dataclass
@@ -102,14 +105,15 @@ class PeerIndex:
         self.remove(key, section)
         if not sh:
             return
-        self.docs[(section, key)] = _Doc(name, sh, _runs(normalise(text)))
-        for band in self._bands(section, sh):
+        bands = self._bands(section, sh)
+        self.docs[(section, key)] = _Doc(name, bands, normalise(text))
+        for band in bands:
             self.buckets.setdefault(band, set()).add(key)
 
     def remove(self, key: str, section: str) -> None:
         doc = self.docs.pop((section, key), None)
         if doc is not None:
-            for band in self._bands(section, doc.shingles):
+            for band in doc.bands:
                 self.buckets.get(band, set()).discard(key)
 
     def most_similar(self, section: str, text: str | None, exclude: str | None = None) -> tuple[str, float] | None:
@@ -130,7 +134,7 @@ class PeerIndex:
         best = None
         for key in sorted(candidates):
             doc = self.docs[(section, key)]
-            score = repeated(t, doc.runs)
+            score = repeated(t, _runs(doc.text))
             if best is None or score > best[2] or (score == best[2] and doc.name < best[1]):
                 best = (key, doc.name, score)
         return best
