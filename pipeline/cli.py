@@ -85,7 +85,6 @@ def _speak_chinese() -> None:
     exceptions, formatting, decorators = (importlib.import_module(f"{impl}.{m}")
                                           for m in ("exceptions", "formatting", "decorators"))
     import typer.core
-    import typer.rich_utils as rich_utils
 
     for cls in list(vars(exceptions).values()):
         if isinstance(cls, type) and issubclass(cls, exceptions.ClickException) and "format_message" in vars(cls):
@@ -118,14 +117,52 @@ def _speak_chinese() -> None:
             return apply
 
         decorators.help_option = chinese_help_option
+    if getattr(typer.core, "_", None) is gettext.gettext:
+        typer.core._ = lambda message: _TEXTS.get(message, message)
+    _after_import("typer.rich_utils", _chinese_rich_utils)
+
+
+def _chinese_rich_utils(rich_utils) -> None:
+    """typer's help and error panels in Chinese."""
+    import gettext
+
     for name in ("DEFAULT_STRING", "ENVVAR_STRING", "REQUIRED_LONG_STRING", "ARGUMENTS_PANEL_TITLE",
                  "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE", "ABORTED_TEXT", "RICH_HELP"):
         value = getattr(rich_utils, name, None)
         if isinstance(value, str):
             setattr(rich_utils, name, _TEXTS.get(value, value))
-    for module in (typer.core, rich_utils):
-        if getattr(module, "_", None) is gettext.gettext:
-            module._ = lambda message: _TEXTS.get(message, message)
+    if getattr(rich_utils, "_", None) is gettext.gettext:
+        rich_utils._ = lambda message: _TEXTS.get(message, message)
+
+
+def _after_import(name: str, patch) -> None:
+    """Patch module ``name`` once it is imported: typer imports its rich help formatter (a tenth of a second
+    with rich's Markdown) only to show help or an error, and a plain run should not pay for it."""
+    import importlib.abc
+    import importlib.util
+
+    if name in sys.modules:
+        patch(sys.modules[name])
+        return
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            if fullname != name:
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(fullname)
+            if spec is None or spec.loader is None:
+                return spec
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                patch(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Finder())
 
 
 try:
