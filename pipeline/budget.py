@@ -73,7 +73,9 @@ def budget(seconds: float | None = DEFAULT_SECONDS, memory_mb: float | None = DE
             raise BudgetExceeded("time")
 
         previous = signal.signal(signal.SIGALRM, expired)
-        signal.setitimer(signal.ITIMER_REAL, float(seconds))
+        # Again every half second once expired: code that catches everything (a bare except in a library)
+        # can swallow one alarm, and the work would then run unbounded.
+        signal.setitimer(signal.ITIMER_REAL, float(seconds), 0.5)
     try:
         yield
     except MemoryError:

@@ -570,3 +570,22 @@ def test_names_with_math_and_direction_characters(tmp_path):
     for suffix in ("html", "docx"):
         done = write_report(rollup, tmp_path / f"r.{suffix}", allow_incomplete=True)
         assert done.doc.title == "测试县2025年政府信息公开工作年度报告"
+
+
+def test_the_budget_survives_an_alarm_swallowed_by_a_bare_except():
+    """openpyxl's descriptors catch everything (a bare except) and raise TypeError instead: an alarm landing
+    there was lost and a full-suite run checked a slow workbook for 11 minutes. The alarm repeats."""
+    import time
+
+    from pipeline.budget import BudgetExceeded, budget
+
+    with pytest.raises(BudgetExceeded):
+        with budget(0.2, None):
+            try:
+                time.sleep(1)  # the first alarm lands here and is swallowed
+            except BaseException:  # noqa: BLE001 - what the library does
+                pass
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+            pytest.fail("the budget did not fire again")
