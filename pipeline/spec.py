@@ -21,14 +21,7 @@ from pathlib import Path
 from string import Template
 from typing import Any, Iterable
 
-import yaml
-
 from .errors import SpecError
-
-try:  # the C loader parses a spec in a few milliseconds; the pure-Python one takes ~20 times longer
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Loader
 
 FORMATS_PACKAGE = "pipeline.formats"
 _CELL_RE = re.compile(r"^([A-Z]{1,3})([1-9][0-9]*)$")
@@ -853,16 +846,77 @@ def _build(raw: dict[str, Any], sha256: str, path: str) -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Load and validate a format spec from a YAML file."""
+    """Load and validate a format spec from a YAML file.
+
+    The built spec is cached (a pickle under the user's cache folder, keyed by the YAML and the code that
+    builds it): every ``xxgk`` run and every worker of a batch loads both formats, and building them is
+    most of a one-file check's start-up.
+    """
     data = Path(path).read_bytes()
+    cache_file = _cache_file(data)
+    spec = _from_cache(cache_file)
+    if spec is not None:
+        return spec
+    import yaml
+
+    try:  # the C loader parses a spec in a few milliseconds; the pure-Python one takes ~20 times longer
+        from yaml import CSafeLoader as loader
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        from yaml import SafeLoader as loader
     try:
-        raw = yaml.load(data, Loader=_Loader)
+        raw = yaml.load(data, Loader=loader)
     except yaml.YAMLError as exc:
         raise SpecError(f"格式定义文件 {path} 无法解析：{exc}") from exc
     try:
-        return _build(raw, hashlib.sha256(data).hexdigest(), str(path))
+        spec = _build(raw, hashlib.sha256(data).hexdigest(), str(path))
     except (KeyError, TypeError) as exc:
         raise SpecError(f"格式定义文件 {path} 缺少或写错了项目：{exc}") from None
+    _to_cache(cache_file, spec)
+    return spec
+
+
+def _cache_file(data: bytes) -> Path | None:
+    """Where the built spec of these YAML bytes is cached: the key covers the YAML, the modules that build
+    and hold a spec, and the Python version (pickles follow the classes)."""
+    import os
+    import sys
+
+    try:
+        key = hashlib.sha256(data)
+        here = Path(__file__).parent
+        for module in ("spec.py", "rules.py", "xlexpr.py"):
+            key.update((here / module).read_bytes())
+        key.update(sys.version.encode())
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return base / "xxgk" / f"spec-{key.hexdigest()[:32]}.pickle"
+    except (OSError, RuntimeError):
+        return None
+
+
+def _from_cache(path: Path | None) -> "Spec | None":
+    import pickle
+
+    try:
+        if path is not None and path.is_file():
+            spec = pickle.loads(path.read_bytes())
+            if isinstance(spec, Spec):
+                return spec
+    except Exception:  # noqa: BLE001 - a damaged or foreign cache entry: build the spec again
+        pass
+    return None
+
+
+def _to_cache(path: Path | None, spec: "Spec") -> None:
+    import pickle
+
+    if path is None:
+        return
+    try:
+        from .fsutil import atomic_write_bytes
+
+        atomic_write_bytes(path, pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # noqa: BLE001 - a read-only home: no cache, nothing else changes
+        pass
 
 
 @cache

@@ -222,3 +222,22 @@ def test_new_format_is_a_new_spec_file(tmp_path):
     assert new.format == "2031"
     assert new.figure("t2.art20_1.normative.made").row == "规范性文件（新）"
     assert new.applies_to_year(2031) and not new.applies_to_year(2030)
+
+
+def test_a_built_spec_is_cached_and_a_damaged_cache_is_ignored(tmp_path, monkeypatch):
+    """load_spec keeps the built spec in the user's cache folder (start-up of every xxgk run and worker);
+    the cached one is the same spec, and a damaged cache entry is rebuilt, never an error."""
+    from pipeline.spec import _format_files, load_spec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = _format_files()["2021"]
+    built = load_spec(path)
+    entries = list((tmp_path / "xxgk").glob("spec-*.pickle"))
+    assert len(entries) == 1
+    cached = load_spec(path)
+    assert cached is not built and cached.layout_sha256 == built.layout_sha256
+    assert [f.id for f in cached.figures] == [f.id for f in built.figures]
+    assert [r.id for r in cached.rules] == [r.id for r in built.rules]
+    entries[0].write_bytes(b"not a pickle")
+    again = load_spec(path)
+    assert again.layout_sha256 == built.layout_sha256
