@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -183,26 +184,34 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> StatusReport
                    for r in conn.execute("SELECT * FROM submissions WHERE office_code IS NULL AND duplicate_of IS NULL"
                                          " AND status NOT IN ('pending', 'skipped') ORDER BY id")]
     offices = [_office(ws, state, now) for state in states.values()]
-    count = lambda pred: sum(1 for o in offices if pred(o))  # noqa: E731
+    # One pass over the offices for every count (at 10,000 offices twenty passes cost a sixth of a second).
+    status, review, group = Counter(), Counter(), Counter()
+    late = unsent = 0
+    for o in offices:
+        status[o["status"]] += 1
+        review[o["review"]] += 1
+        group[group_of(o)] += 1
+        late += bool(o["late"])
+        unsent += o["reply_sent"] is False
     summary = {
         "name": ws.name, "code": ws.code, "year": ws.year,
         "deadline": ws.deadline.isoformat() if ws.deadline else None,
         "generated_at": now.isoformat(timespec="seconds"),
         "offices": len(offices),
-        "submitted": count(lambda o: o["status"] != "missing"),
-        "missing": count(lambda o: o["status"] == "missing"),
-        "unusable": count(lambda o: o["status"] == "unusable"),
-        "ok": count(lambda o: o["status"] == "ok"),
-        "warnings": count(lambda o: o["status"] == "warnings"),
-        "errors": count(lambda o: o["status"] == "errors"),
-        "unreadable": count(lambda o: o["status"] == "unusable"),
-        "accepted": count(lambda o: o["review"] == "accepted"),
-        "returned": count(lambda o: o["review"] == "returned"),
-        "pending": count(lambda o: o["review"] == "pending"),
-        "late": count(lambda o: o["late"]),
-        "replies_unsent": count(lambda o: o["reply_sent"] is False),
+        "submitted": len(offices) - status["missing"],
+        "missing": status["missing"],
+        "unusable": status["unusable"],
+        "ok": status["ok"],
+        "warnings": status["warnings"],
+        "errors": status["errors"],
+        "unreadable": status["unusable"],
+        "accepted": review["accepted"],
+        "returned": review["returned"],
+        "pending": review["pending"],
+        "late": late,
+        "replies_unsent": unsent,
         "unknown_files": len(unknown),
-        "groups": {key: count(lambda o, k=key: group_of(o) == k) for key, _ in GROUPS},
+        "groups": {key: group[key] for key, _ in GROUPS},
     }
     return StatusReport(offices, unknown, summary)
 

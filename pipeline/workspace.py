@@ -9,6 +9,7 @@ Receiving, review, reminders and status live in their own modules.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -262,7 +263,7 @@ class Workspace:
     @property
     def deadline(self) -> date | None:
         d = self.settings.get("deadline")
-        return date.fromisoformat(d) if d else None
+        return _parse_date(d) if d else None
 
     @property
     def reviewer(self) -> str:
@@ -330,6 +331,11 @@ class Workspace:
     def settings_view(self) -> list[tuple[str, str, Any]]:
         """(key, label, value) of every setting, for ``xxgk settings``."""
         return [(s.key, s.label, self.get(s.key)) for s in SETTINGS.values()]
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_date(text: str) -> date:
+    return date.fromisoformat(text)  # (asked once per office by status: 10,000 times)
 
 
 def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: str | None = None, *,
