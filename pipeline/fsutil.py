@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .textutil import visible_text
+
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -55,8 +57,7 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f\\/:*?"<>|]')
 
 def safe_filename(name: str | None, fallback: str = "附件") -> str:
     """A bare, harmless file name: no folders (../, absolute paths), no control characters."""
-    name = unicodedata.normalize("NFC", name or "")
-    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")  # bidi overrides and other invisibles
+    name, _ = visible_text(unicodedata.normalize("NFC", name or ""))  # bidi overrides and other invisibles
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE.sub("_", name).strip(" .")
     if not name:

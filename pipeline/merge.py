@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterator
+from xml.sax.saxutils import escape
 
 from .errors import InputError, UsageError
 from .fsutil import atomic_write_text, fault_point, remove_stale_temporaries
@@ -72,7 +73,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def _xml_text(value: Any) -> str:
     """Text for an inline string: escaped, without characters XML 1.0 cannot hold."""
-    return _NOT_XML.sub("", str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(_NOT_XML.sub("", str(value)))
 
 
 def _number_text(x: float) -> str:

@@ -39,7 +39,5 @@ def visible_text(text: str) -> tuple[str, bool]:
     """A name or title without invisible format characters (bidi overrides U+202A–U+202E and U+2066–U+2069,
     zero-width characters): they can make a name read differently from what it is. Returns (text, whether any
     was removed)."""
-    import unicodedata
-
     kept = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return kept, kept != text

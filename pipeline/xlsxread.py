@@ -428,11 +428,7 @@ def iter_rows(source: str | IO[bytes], sheet_name: str, max_col: int | None = No
     z = _Zip(source)
     try:
         rels = _rels(z, "xl/workbook.xml")
-        root = z.xml("xl/workbook.xml")
-        part = None
-        for child in root if root is not None else []:
-            if _local(child.tag) == "sheets":
-                part = next((rels.get(_attr(s, "id") or "") for s in child if s.get("name") == sheet_name), part)
+        part = _sheet_targets(z, rels).get(sheet_name)
         if not part or part not in z.names:
             return
         strings = _shared_strings(z, next((p for p in rels.values() if p.endswith("sharedStrings.xml")), None))
@@ -461,17 +457,20 @@ def iter_rows(source: str | IO[bytes], sheet_name: str, max_col: int | None = No
         z.zf.close()
 
 
+def _sheet_targets(z: _Zip, rels: dict[str, str]) -> dict[str, str]:
+    root = z.xml("xl/workbook.xml")
+    out: dict[str, str] = {}
+    for child in root if root is not None else []:
+        if _local(child.tag) == "sheets":
+            for s in child:
+                out[s.get("name") or ""] = rels.get(_attr(s, "id") or "", "")
+    return out
+
+
 def sheet_parts(source: str | IO[bytes]) -> dict[str, str]:
     """Sheet name → its worksheet part name in the package."""
     z = _Zip(source)
     try:
-        rels = _rels(z, "xl/workbook.xml")
-        root = z.xml("xl/workbook.xml")
-        out: dict[str, str] = {}
-        for child in root if root is not None else []:
-            if _local(child.tag) == "sheets":
-                for s in child:
-                    out[s.get("name") or ""] = rels.get(_attr(s, "id") or "", "")
-        return out
+        return _sheet_targets(z, _rels(z, "xl/workbook.xml"))
     finally:
         z.zf.close()

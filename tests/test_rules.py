@@ -95,13 +95,19 @@ def test_fee_amount_in_yuan_is_suspected(tmp_path):
         assert (_live(path)[("P1", None)] != SPEC.ok_text) == flagged, (value, kind)
 
 
-def test_a_high_carry_over_share_is_a_warning_at_the_carry_over_cell(tmp_path):
+def _table3_only(figures: dict[str, float]) -> dict[str, float]:
+    """Consistent values with table 三 all 0 but ``figures``."""
     values = _values()
     for f in SPEC.inputs():
         if f.table_id == "t3":
             values[f.id] = 0
+    values.update(figures)
+    return values
+
+
+def test_a_high_carry_over_share_is_a_warning_at_the_carry_over_cell(tmp_path):
     # 4 received: 1 answered, 3 carried into next year (75%).
-    values.update({"t3.new.natural": 4, "t3.disclosed.natural": 1, "t3.carry_forward.natural": 3})
+    values = _table3_only({"t3.new.natural": 4, "t3.disclosed.natural": 1, "t3.carry_forward.natural": 3})
     path = _write(tmp_path, values)
     (f,) = _found(_check(path), "carryover-share")
     assert _cell(f) == ("表三 依申请公开", SPEC.figure("t3.carry_forward.natural").cell)
@@ -185,11 +191,7 @@ def test_blank_and_thin_texts(tmp_path, section, text, code, severity, live):
 
 
 def test_unpaid_fees_call_for_the_fee_statement(tmp_path):
-    values = _values()
-    for f in SPEC.inputs():
-        if f.table_id == "t3":
-            values[f.id] = 0
-    values.update({"t3.new.natural": 2, "t3.other_fee_unpaid.natural": 2, "t6.fee.notices.value": 2})
+    values = _table3_only({"t3.new.natural": 2, "t3.other_fee_unpaid.natural": 2, "t6.fee.notices.value": 2})
     result = _check(_write(tmp_path, values, prose={"s6": "本年度未发生其他需要报告的事项。"}))
     (f,) = _found(result, "fee-notice-mention")
     assert (f.severity, _cell(f)) == ("info", ("文字部分", _text_cell("s6")))
