@@ -129,9 +129,11 @@ def office_states(ws: Workspace, conn: sqlite3.Connection, code: str | None = No
     states = {o["code"]: OfficeState(o["code"], o["name"], o["kind"] or "", o["email"] or "") for o in offices}
     # A content's time of receipt is its earliest arrival: an identical re-send recorded first
     # (two runs at once) does not make the original later.
+    # A re-send's own office may be unset (recorded while another run still held the original): its original's counts.
     first = {r["root"]: r["first"] for r in conn.execute(
-        "SELECT COALESCE(duplicate_of, id) AS root, MIN(received_at) AS first FROM submissions"
-        " WHERE office_code IS NOT NULL" + only + " GROUP BY root", args)}
+        "SELECT o.id AS root, MIN(o.received_at, COALESCE((SELECT MIN(d.received_at) FROM submissions d"
+        " WHERE d.duplicate_of = o.id), o.received_at)) AS first FROM submissions o"
+        " WHERE o.duplicate_of IS NULL AND o.office_code IS NOT NULL" + only, args)}
     columns = "s.*" if with_data else ", ".join(
         f"s.{c[1]}" for c in conn.execute("PRAGMA table_info(submissions)") if c[1] not in _DATA_COLUMNS)
     rows = conn.execute(
