@@ -64,6 +64,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "office-year-mismatch": ("error", "报告年度为{actual}，本次收集的是{expected}年度报告"),
     "office-kind-unknown": ("warning", "单位类型“{actual}”不在可选范围内（{expected}）"),
     "previous-unreadable": ("error", "无法读取上年度数据：{detail}"),
+    # Importing a published report: every figure the reader could not place, and why
+    "import-uncertain": ("warning", "{detail}，已留空，请核对原文后填写"),
+    "import-block-missing": ("warning", "{detail}，其中{actual}个数无法核对，已留空"),
+    "import-section-missing": ("warning", "{detail}，{actual}个数已留空"),
+    "import-not-found": ("warning", "{detail}，{actual}个数无法核对，已留空"),
+    "import-tables-images": ("error", "表格为图片，无法核对数据（{detail}），{actual}个数均已留空"),
+    # A published report's structure (field-rules S1, S2, S5, S6, T1)
+    "report-section-missing": ("error", "缺少“{label}”部分"),
+    "report-section-order": ("warning", "各部分的顺序与格式不符（原文顺序：{detail}）"),
+    "report-basis-outdated": ("warning", "编制依据仍引用{actual}，应为{expected}"),
+    "report-title-year": ("warning", "标题年度{actual}与统计期限的年度{expected}不一致"),
+    "report-title-office": ("warning", "标题中的单位“{actual}”与落款单位“{expected}”不一致"),
+    "report-period": ("warning", "统计期限“{actual}”与报告年度{expected}不符（应为{expected}年1月1日至12月31日）"),
+    "report-late": ("error", "{label}年报于{actual}公开，超过法定时限{expected}"),
 }
 
 

@@ -1,6 +1,8 @@
 """Importing published reports: the seed as scraped, and round trips through our own reports."""
 
+import functools
 import json
+import tempfile
 import random
 import re
 from pathlib import Path
@@ -13,7 +15,8 @@ from pipeline import Filling, get_spec, write_workbook
 from pipeline.check import check_paths
 from pipeline.cli import app
 from pipeline.fill import consistent_prose, consistent_values
-from pipeline.importer import import_report, import_tokens, _text_tokens
+from pipeline.importer import import_report, import_tokens, text_tokens as _text_tokens
+from pipeline.reader import normalize_label
 from pipeline.report import build_report, load_source, render_markdown, write_report
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_933a5e646555734d.txt"
@@ -29,6 +32,7 @@ def seed_import(tmp_path_factory):
 
 def test_seed_imports_to_the_figures_it_shows(seed_import):
     result = seed_import
+    assert_accounted(result)
     spec = get_spec("2019")
     assert result.spec.format == "2019" and result.year == 2020
     shown = {f.id: 0 for f in spec.inputs()}
@@ -61,10 +65,20 @@ def _office_workbook(tmp_path, seed, name="o.xlsx"):
                                                                       prose=consistent_prose(spec, values, 2025)))
 
 
+def assert_accounted(imported):
+    """Every figure of the format is placed or uncertain (with a reason), never both, never neither."""
+    inputs = {f.id for f in imported.spec.inputs()}
+    assert imported.placed | set(imported.uncertain) == inputs
+    assert not imported.placed & set(imported.uncertain)
+    assert all(imported.uncertain.values())
+    assert all(imported.figures[f] is None for f in imported.uncertain)
+
+
 def _same_figures(imported, spec, values):
+    assert_accounted(imported)
     expected = {f.id: values[f.id] for f in spec.inputs()}
     got = {k: v for k, v in imported.figures.items()}
-    assert imported.uncertain == []
+    assert imported.uncertain == {}
     for fid, v in expected.items():
         assert got[fid] == pytest.approx(v), fid
 
@@ -159,5 +173,122 @@ def test_import_cli_json(seed_import, tmp_path):
     f = data["files"][0]
     assert {"path", "format", "year", "office", "figures", "uncertain", "findings"} <= set(f)
     assert f["format"] == "2019" and f["figures"]["t2.art20_8.fees.prev_count"] == 1
-    bad = runner.invoke(app, ["import", str(tmp_path / "x.pdf"), "-o", str(tmp_path)])
+    bad = runner.invoke(app, ["import", str(tmp_path / "x.rtf"), "-o", str(tmp_path)])
     assert bad.exit_code == 2
+
+
+# -- every way a scraper lays out a table (issue 16) -------------------------------------------
+
+def _table_rows(md: str):
+    """The report's Markdown as (kind, payload) lines: ("row", cells) for table rows, ("text", line) otherwise."""
+    for line in md.splitlines():
+        if line.startswith("|"):
+            if "---" not in line:
+                yield "row", [c.strip() for c in line.strip().strip("|").split("|")]
+        else:
+            yield "text", line.lstrip("#").strip()
+
+
+_FULL = str.maketrans({**{chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}, " ": "\u3000"})
+
+
+def scrape(md: str, style: str) -> str:
+    """The report as one scrape style renders it."""
+    out: list[str] = []
+    for kind, x in _table_rows(md):
+        if kind == "text":
+            out.append(x)
+            continue
+        cells = x
+        if style == "trailing":
+            out.append(" | ".join(cells) + " |")
+        elif style == "leading":
+            out.append("| " + " | ".join(cells))
+        elif style == "lost-header":  # header rows lose their texts: "第二十条第（一）项 | |||"
+            numeric = any(re.fullmatch(r"[\d.]+", c) for c in cells)
+            out.append(" | ".join(cells) if numeric else cells[0] + " | " + "|" * (len(cells) - 1))
+        elif style == "cell-pipe":
+            out += [f"{c} |" for c in cells]
+        elif style == "pipe-lines":
+            for c in cells:
+                out += [c, "|"]
+        elif style == "cells":
+            for c in cells:
+                out += [c, ""]
+        elif style == "tabs":
+            out.append("\t".join(cells))
+        elif style == "spaces":
+            out.append(" ".join(cells))
+        elif style == "split":
+            for c in cells:
+                out += [c[:3], c[3:]] if len(c) > 6 and not re.fullmatch(r"[\d.]+", c) else [c]
+        elif style == "fullwidth":  # full-width digits and punctuation, ideographic spaces inside labels
+            out.append(" | ".join(c.translate(_FULL) if re.fullmatch(r"[\d.]+", c) else
+                                  (c[:2] + "\u3000" + c[2:]).translate(_FULL) for c in cells))
+        else:
+            raise ValueError(style)
+    return "\n".join(out)
+
+
+STYLES = ["trailing", "leading", "lost-header", "cell-pipe", "pipe-lines", "cells", "tabs", "spaces", "split",
+          "fullwidth"]
+
+
+@functools.lru_cache(maxsize=1)
+def _report_md():
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, values, path = _office_workbook(Path(tmp), 23)
+        return spec, values, render_markdown(build_report(load_source(path)))
+
+
+@pytest.fixture
+def report_md():
+    return _report_md()
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_scrape_style_imports_the_same_figures(tmp_path, report_md, style):
+    spec, values, md = report_md
+    src = tmp_path / f"{style}.txt"
+    src.write_text(scrape(md, style), encoding="utf-8")
+    imported = import_report(src, tmp_path / "out")
+    _same_figures(imported, spec, values)
+    assert imported.year == 2025 and imported.office == "往返测试局"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_dropped_cells_in_any_style_are_exactly_the_uncertain_rows(data):
+    """Drop value cells from a one-cell-per-line scrape: exactly the rows that lost one are uncertain."""
+    spec, values, md = _report_md()
+    rows = [x for kind, x in _table_rows(md) if kind == "row"]
+    # Each table row's figures, in the report's row order (表四's one row is the whole table).
+    row_figs, current_block = [], None
+    for cells in rows:
+        numeric = [i for i, c in enumerate(cells) if re.fullmatch(r"[\d.]+", c)]
+        if not numeric:
+            current_block = cells[0]
+            continue
+        group, _, label = cells[0].rpartition(" / ")
+        figs = [f.id for f in spec.inputs() if (f.table_id == "t4" and label == "数量") or (
+            f.row == label and f.block in (None, current_block, group))]
+        row_figs.append((cells, numeric, figs))
+    drops = data.draw(st.sets(st.integers(0, len(row_figs) - 1), min_size=1, max_size=3))
+    expected = {fid for r in drops for fid in row_figs[r][2]}
+    text_lines = []
+    r = 0
+    for kind, x in _table_rows(md):
+        if kind == "text":
+            text_lines.append(x)
+            continue
+        if any(re.fullmatch(r"[\d.]+", c) for c in x):
+            x = [c for i, c in enumerate(x) if not (r in drops and i == row_figs[r][1][-1])]
+            r += 1
+        for c in x:
+            text_lines += [c, ""]
+    tokens = _text_tokens("\n".join(text_lines), "drop.txt")
+    imported = import_tokens(tokens, Path("drop.txt"), "0")
+    assert_accounted(imported)
+    assert set(imported.uncertain) == expected
+    for fid in {f.id for f in spec.inputs()} - expected:
+        assert imported.figures[fid] == pytest.approx(values[fid]), fid
