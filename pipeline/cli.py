@@ -632,7 +632,7 @@ def report_cmd(
 
 @app.command("import")
 def import_cmd(
-    sources: list[Path] = typer.Argument(..., help="公开发布的年度报告：.txt、.md、.html 或 .docx"),
+    sources: list[Path] = typer.Argument(..., help="公开发布的年度报告：.txt、.md、.html、.docx 或 .pdf"),
     output: Path = typer.Option(..., "-o", "--output", help="输出文件夹（每份报告写一个填报表）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
     year: Optional[int] = typer.Option(None, "--year", help="报告年度（仅作提示）"),

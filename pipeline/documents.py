@@ -294,16 +294,14 @@ def pdf_tokens(path: Path, data: bytes) -> tuple[list[Token], list[int]]:
             for t_index, table in enumerate(tables, start=1):
                 rows = []
                 for r, row in enumerate(table.extract(), start=1):
-                    cells = [" ".join((c or "").split()) for c in row if c is not None]
+                    cells = [_cjk_spaces(" ".join((c or "").split())) for c in row if c is not None]
                     rows.append([Token(c, f"{path.name}第{pno}页表{t_index}第{r}行", explicit=True) for c in cells])
                 items.append((table.bbox[1], 0, rows))
             outside = page.filter(lambda obj: obj.get("object_type") != "char" or not any(
                 b[0] <= obj["x0"] and obj["x1"] <= b[2] and b[1] <= obj["top"] and obj["bottom"] <= b[3]
                 for b in boxes))
-            for text_line in outside.extract_text_lines(keep_blank_chars=False):
-                text = text_line["text"].strip()
-                if text and not _PAGE_NUMBER.match(text):
-                    items.append((text_line["top"], 1, [[Token(text, f"{path.name}第{pno}页")]]))
+            for top, text in _paragraphs(outside.extract_text_lines(keep_blank_chars=False), page):
+                items.append((top, 1, [[Token(text, f"{path.name}第{pno}页")]]))
             chars = sum(1 for _ in page.chars)
             covered = sum((i["x1"] - i["x0"]) * (i["bottom"] - i["top"]) for i in page.images)
             if page.images and covered > 0.3 * page.width * page.height and chars < 50:
@@ -315,6 +313,36 @@ def pdf_tokens(path: Path, data: bytes) -> tuple[list[Token], list[int]]:
                         tok.line = line
                         tokens.append(tok)
     return tokens, image_pages
+
+
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_CJK_SPACE = re.compile(f"(?<=[{_CJK}])\\s+|\\s+(?=[{_CJK}])")
+
+
+def _cjk_spaces(text: str) -> str:
+    """PDF text extraction puts a space between Chinese and Latin/digits ("申请 53 件"); Chinese has none."""
+    return _CJK_SPACE.sub("", text)
+
+
+def _paragraphs(lines: list[dict], page) -> list[tuple[float, str]]:
+    """A page's text lines joined into paragraphs: a line that reached the right margin continues into
+    the next line when that one is not indented (Chinese paragraphs indent their first line)."""
+    lines = [ln for ln in lines if ln["text"].strip() and not _PAGE_NUMBER.match(ln["text"].strip())]
+    if not lines:
+        return []
+    widths = sorted(c["width"] for c in page.chars) or [10.0]
+    char = widths[len(widths) // 2]
+    left, right = min(ln["x0"] for ln in lines), max(ln["x1"] for ln in lines)
+    out: list[tuple[float, str]] = []
+    full = False
+    for ln in lines:
+        text = _cjk_spaces(ln["text"].strip())
+        if out and full and ln["x0"] <= left + char / 2:
+            out[-1] = (out[-1][0], out[-1][1] + text)
+        else:
+            out.append((ln["top"], text))
+        full = ln["x1"] >= right - 1.5 * char
+    return out
 
 
 # -- any source -----------------------------------------------------------------------------------

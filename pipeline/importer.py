@@ -115,7 +115,8 @@ def detect_format(tokens: list[Token], year: int | None, forced: str | None) -> 
 # -- year, office, dates -------------------------------------------------------------------------
 
 _TITLE = re.compile(r"(?P<before>.*?)(?P<year>20\d\d)\s*年\s*度?\s*(?P<after>.*?)政府信息公开(?:工作)?(?:的)?(?:年度)?(?:工作)?报告")
-_PREFIX = re.compile(r"^(?:.*[>»＞›]\s*)?(?:TITLE|Title|title|标题|题目|当前位置|您的位置|您现在的位置)?\s*[:：]?\s*")
+_PREFIX = re.compile(r"^(?:.*[>»＞›]\s*)?(?:TITLE|Title|title|标题|题目|当前位置|您的位置|您现在的位置)?\s*[:：]?\s*"
+                     r"(?:【[^】]{0,20}】|\[[^\]]{0,20}\])?\s*")
 _DATE = r"(20\d\d)\s*[-年/.]\s*(\d{1,2})\s*[-月/.]\s*(\d{1,2})"
 _PUBLISHED = re.compile(r"(?:发布|公开|发文|公布)(?:时间|日期)\s*[:：]?\s*" + _DATE)
 _PERIOD = re.compile(r"统计期限[^。\n]{0,80}")
@@ -136,17 +137,21 @@ class _Meta:
 
 def _clean_office(text: str) -> str | None:
     text = re.sub(r"^(?:关于|印发)", "", text.strip(" ：:　\"“”《》【】[]"))
-    text = re.sub(r"关于$", "", text).strip(" ：:　\"“”《》【】[]")
+    text = re.sub(r"(?:关于|20\d\d\s*年度?)$", "", text).strip(" ：:　\"“”《》【】[]")
     return text if 2 <= len(text) <= 40 and not re.search(r"[，。；,;]", text) else None
 
 
 def _metadata(tokens: list[Token]) -> _Meta:
     meta = _Meta()
     texts = [unicodedata.normalize("NFKC", t.text).strip() for t in tokens if not t.explicit]
-    for text in texts[:40] + [t for t in texts[40:] if "政府信息公开" in t and len(t) < 80]:
-        m = _TITLE.search(_PREFIX.sub("", text, count=1)) if len(text) < 120 else None
+    # A title may wrap onto two lines (a centred heading in a PDF).
+    head = texts[:40]
+    candidates = [c for i, t in enumerate(head) for c in (t, t + head[i + 1] if i + 1 < len(head) else "") if c]
+    for text in candidates + [t for t in texts[40:] if "政府信息公开" in t and len(t) < 80]:
+        text = _PREFIX.sub("", text, count=1)
+        m = _TITLE.search(text) if len(text) < 120 else None
         if m and len(m.group(0)) >= len(text) - 12:
-            meta.title = _PREFIX.sub("", text, count=1)
+            meta.title = text
             meta.year = int(m.group("year"))
             meta.office = _clean_office(m.group("before")) or _clean_office(m.group("after"))
             break

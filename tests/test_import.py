@@ -292,3 +292,206 @@ def test_dropped_cells_in_any_style_are_exactly_the_uncertain_rows(data):
     assert set(imported.uncertain) == expected
     for fid in {f.id for f in spec.inputs()} - expected:
         assert imported.figures[fid] == pytest.approx(values[fid]), fid
+
+
+# -- format by evidence, metadata, missing parts, structure (issue 16) -------------------------
+
+def _md_for(year: int, fmt: str = "2021", seed: int = 5, name: str = "往返测试局") -> tuple:
+    spec = get_spec(fmt)
+    values = consistent_values(spec, random.Random(seed), office_kind="县直部门")
+    office = {"name": name, "kind": "县直部门", "code": "R1", "year": year, "filler": "x", "phone": "1",
+              "date": "2026-01-01"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_workbook(spec, Path(tmp) / "o.xlsx", Filling(office=office, values=values,
+                                                                 prose=consistent_prose(spec, values, year)))
+        return spec, values, render_markdown(build_report(load_source(path)))
+
+
+def _import_text(text: str, **kw):
+    return import_tokens(_text_tokens(text, "r.txt"), Path("r.txt"), "0", **kw)
+
+
+def test_old_format_labels_for_a_later_year_import_in_that_format_with_d7():
+    spec, values, md = _md_for(2020, "2019")
+    md = md.replace("2020", "2022")  # a 2022 report written on the 2019 format's tables
+    imported = _import_text(md)
+    assert imported.year == 2022 and imported.spec.format == "2019"
+    assert_accounted(imported)
+    d7 = [f for f in imported.findings if f.rule == "D7"]
+    assert len(d7) == 1 and d7[0].code == "format-year-mismatch" and "2022" in d7[0].message
+
+
+def test_few_labels_visible_the_unique_ones_decide():
+    """Only 表二 survives the scrape: its 2021 column headers decide, though 2019 shares the row labels."""
+    spec, values, md = _md_for(2022)
+    table2 = md[md.index("**表二"):md.index("## 三、")]
+    imported = _import_text("二、主动公开政府信息情况\n" + table2)
+    assert imported.spec.format == "2021"
+    assert imported.figures["t2.art20_1.normative.made"] == values["t2.art20_1.normative.made"]
+    assert_accounted(imported)
+
+
+def test_labels_that_fit_both_formats_the_year_decides():
+    text = "二、主动公开政府信息情况\n第二十条第（一）项\n规章 | 0 | 0 | 0\n行政规范性文件 | 1 | 0 | 1\n"
+    assert _import_text(text, year=2020).spec.format == "2019"
+    assert _import_text(text, year=2023).spec.format == "2021"
+
+
+@pytest.mark.parametrize("title, office, year", [
+    ("东州市审计局2022年政府信息公开工作年度报告", "东州市审计局", 2022),
+    ("2022年东州市审计局政府信息公开工作年度报告", "东州市审计局", 2022),
+    ("东州市审计局关于2022年度政府信息公开工作的年度报告", "东州市审计局", 2022),
+    ("首页 > 政务公开 > 年度报告 > 东州镇人民政府2022年度政府信息公开工作年度报告", "东州镇人民政府", 2022),
+    ("TITLE: 东州市民政局2022年政府信息公开工作年度报告", "东州市民政局", 2022),
+    ("【2022年度】东州街道办事处2022年度政府信息公开工作年度报告", "东州街道办事处", 2022),
+])
+def test_title_orders(title, office, year):
+    imported = _import_text(title + "\n一、总体情况\n正文。")
+    assert (imported.office, imported.year) == (office, year)
+
+
+@pytest.mark.parametrize("sentence", [
+    "本报告中所列数据的统计期限自2022年1月1日起至2022年12月31日止。",
+    "本报告所列数据统计期限为2022 年1 月1 日至2022 年12 月31 日。",
+    "本报告中所列数据的统计期限自2022  1  1  日起至2022  12  31  日止。",  # digits and 年/月 lost in the scrape
+])
+def test_year_from_the_statistics_period(sentence):
+    imported = _import_text("政府信息公开工作年度报告\n" + sentence + "\n一、总体情况\n正文。")
+    assert imported.year == 2022
+    assert "report-period" not in [f.code for f in imported.findings]
+
+
+def test_missing_section_makes_its_table_uncertain_without_searching_the_document():
+    spec, values, md = _md_for(2023)
+    cut = md[:md.index("## 四、")] + md[md.index("## 五、"):]
+    imported = _import_text(cut)
+    t4 = {f.id for f in spec.inputs() if f.table_id == "t4"}
+    assert set(imported.uncertain) == t4
+    assert_accounted(imported)
+    codes = [f.code for f in imported.findings]
+    assert codes.count("import-section-missing") == 1 and "report-section-missing" in codes
+    missing = next(f for f in imported.findings if f.code == "import-section-missing")
+    assert "四、政府信息公开行政复议、行政诉讼情况" in missing.message and "个数，应为" not in missing.message
+
+
+def test_missing_block_label_makes_the_block_uncertain_with_a_finding():
+    spec, values, md = _md_for(2023)
+    imported = _import_text(md.replace("第二十条第（六）项", "第二十条"))
+    block = {f.id for f in spec.inputs() if f.block_id == "art20_6"}
+    assert set(imported.uncertain) == block
+    found = [f for f in imported.findings if f.code == "import-block-missing"]
+    assert len(found) == 1 and "第二十条第（六）项" in found[0].message and found[0].actual == len(block)
+
+
+def test_structure_findings_of_a_published_report():
+    spec, values, md = _md_for(2023)
+    md = md.replace("国办公开办函〔2021〕30号", "国办公开办函〔2019〕60号")
+    md = md.replace("统计期限为2023年1月1日至2023年12月31日", "统计期限为2022年1月1日至2022年12月31日")
+    md = md.replace("## 五、存在的主要问题及改进情况", "## 六、其他需要报告的事项X").replace(
+        "## 六、其他需要报告的事项\n", "## 五、存在的主要问题及改进情况\n")
+    md += "\n发布时间：2024-02-20\n\n往返测试局\n"
+    imported = _import_text(md)
+    by_code = {f.code: f for f in imported.findings}
+    assert by_code["report-basis-outdated"].actual == "国办公开办函〔2019〕60号"
+    assert by_code["report-title-year"].actual == 2023
+    assert by_code["report-period"].expected == 2023
+    assert "report-section-order" in by_code
+    assert by_code["report-late"].expected == "2024-01-31" and imported.published.isoformat() == "2024-02-20"
+    # A government's own report is due by 3月31日.
+    gov = _import_text(md.replace("往返测试局", "东州县人民政府"))
+    assert "report-late" not in {f.code for f in gov.findings}
+
+
+def test_clean_report_has_no_structure_findings():
+    spec, values, md = _md_for(2023)
+    imported = _import_text(md)
+    assert [f.code for f in imported.findings if f.code.startswith("report-")] == []
+    assert imported.sections == ("s1", "s2", "s3", "s4", "s5", "s6")
+
+
+def test_docx_with_merged_label_cells(tmp_path):
+    """表三 as offices lay it out in Word: 三、本年度办理结果 and the group labels merged down (vMerge),
+    ungrouped labels merged across (gridSpan). Each merged cell is read once, where it starts."""
+    from docx import Document
+
+    spec, values, md = _md_for(2023)
+    rows = [x for kind, x in _table_rows(md) if kind == "row"]
+    start = next(i for i, r in enumerate(rows) if r[0] == "项目")
+    t3 = [r for r in rows[start + 1:] if len(r) == 8 and r[0] != "项目"][:25]
+    doc = Document()
+    doc.add_paragraph("往返测试局2023年政府信息公开工作年度报告")
+    doc.add_paragraph("三、收到和处理政府信息公开申请情况")
+    table = doc.add_table(rows=len(t3), cols=10)
+    for r, cells in enumerate(t3):
+        group, _, label = cells[0].rpartition(" / ")
+        for c, v in enumerate(cells[1:]):
+            table.cell(r, 3 + c).text = v
+        if label.startswith(("一、", "二、", "四、")):
+            table.cell(r, 0).merge(table.cell(r, 2)).text = label
+        else:
+            if group:
+                table.cell(r, 2).text = label
+            else:
+                table.cell(r, 1).merge(table.cell(r, 2)).text = label
+    outcome = [r for r, cells in enumerate(t3) if not cells[0].startswith(("一、", "二、", "四、"))]
+    table.cell(outcome[0], 0).merge(table.cell(outcome[-1], 0)).text = "三、本年度办理结果"
+    for group in ("（三）不予公开", "（四）无法提供", "（五）不予处理", "（六）其他处理"):
+        span = [r for r, cells in enumerate(t3) if cells[0].startswith(group)]
+        table.cell(span[0], 1).merge(table.cell(span[-1], 1)).text = group
+    path = tmp_path / "merged.docx"
+    doc.save(path)
+    imported = import_report(path, tmp_path / "out")
+    t3_inputs = [f.id for f in spec.inputs() if f.table_id == "t3"]
+    assert not set(t3_inputs) & set(imported.uncertain)
+    for fid in t3_inputs:
+        assert imported.figures[fid] == values[fid], fid
+    assert_accounted(imported)
+
+
+# -- PDF (issue 16) ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def report_pdf(tmp_path_factory):
+    """Our report as Word, exported to PDF by LibreOffice Writer (tables drawn with lines)."""
+    from helpers import to_pdf
+
+    tmp = tmp_path_factory.mktemp("pdf")
+    spec, values, path = _office_workbook(tmp, 31)
+    docx = tmp / "往返测试局年报.docx"
+    write_report(path, docx)
+    return spec, values, to_pdf([docx], tmp)[0]
+
+
+def test_text_pdf_imports_to_the_same_figures(report_pdf, tmp_path):
+    spec, values, pdf = report_pdf
+    imported = import_report(pdf, tmp_path)
+    assert imported.spec.format == "2021" and imported.year == 2025 and imported.office == "往返测试局"
+    _same_figures(imported, spec, values)
+    assert imported.sections == ("s1", "s2", "s3", "s4", "s5", "s6")
+    assert [f.code for f in imported.findings] == []
+    assert "信息处理费" in imported.prose["s6"]
+
+
+def test_image_only_pdf_gives_the_finding_and_every_figure_uncertain(report_pdf, tmp_path):
+    import subprocess
+
+    from PIL import Image
+
+    spec, values, pdf = report_pdf
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    pages = [Image.open(p).convert("RGB") for p in sorted(tmp_path.glob("page*.png"))]
+    scan = tmp_path / "扫描件.pdf"
+    pages[0].save(scan, save_all=True, append_images=pages[1:])
+    imported = import_report(scan, tmp_path / "out")
+    assert_accounted(imported)
+    assert set(imported.uncertain) == {f.id for f in spec.inputs()}
+    found = [f for f in imported.findings if f.code == "import-tables-images"]
+    assert len(found) == 1 and found[0].message.startswith("表格为图片，无法核对数据")
+    assert re.search(r"第1(、\d+)*页", found[0].message)
+
+
+def test_damaged_pdf_is_one_clear_error(tmp_path):
+    bad = tmp_path / "坏.pdf"
+    bad.write_bytes(b"%PDF-1.7\n" + b"\x00" * 300)
+    result = runner.invoke(app, ["import", str(bad), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "坏.pdf" in result.output and "Traceback" not in result.output
