@@ -46,6 +46,8 @@ _EXPORTS = {
     'merge': 'merge',
     'write_report': 'report',
     'import_report': 'importer',
+    'import_document': 'importer',
+    'audit': 'audit',
 }
 
 
@@ -75,11 +77,13 @@ __all__ = [
     "XxgkError",
     "accept_submission",
     "annotate",
+    "audit",
     "available_formats",
     "check_paths",
     "check_submission",
     "format_for_year",
     "get_spec",
+    "import_document",
     "import_report",
     "init_workspace",
     "load_spec",

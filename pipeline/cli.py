@@ -662,6 +662,42 @@ def import_cmd(
     raise typer.Exit(1 if errors else 0)
 
 
+@app.command("audit")
+def audit_cmd(
+    sources: list[Path] = typer.Argument(..., help="已公开的年度报告（.txt、.md、.html、.docx、.pdf）或其所在文件夹（含子文件夹）"),
+    output: Path = typer.Option(..., "-o", "--output", help="评估结果工作簿（.xlsx）：评估结果和问题清单两张表"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上一年度报告所在的文件夹：跨年度核对数据，比对文字雷同"),
+    html: Optional[Path] = typer.Option(None, "--html", help="另存一份可打印的网页"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+    scorecard: Optional[Path] = typer.Option(None, "--scorecard", help="计分表（YAML）；缺省用自带的示例计分表"),
+    quiet: bool = QUIET,
+) -> None:
+    """评估一批已公开的年度报告：要素、数据、格式、雷同，按计分表打分。"""
+    from .audit import audit
+    if output.suffix.lower() != ".xlsx":
+        _fail(UsageError(f"评估结果只能保存为 .xlsx 工作簿：{output}"))
+    try:
+        with _Progress("评估年度报告", quiet) as bar:
+            report = audit(sources, previous=previous, scorecard=scorecard, progress=bar.count)
+        report.write_xlsx(output)
+        if html is not None:
+            report.write_html(html)
+    except Exception as exc:  # noqa: BLE001 - rendered by _fail
+        _fail(exc)
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        for row in report.rows:
+            if row.error:
+                typer.echo(f"{row.path}：{row.error}")
+                continue
+            imp = row.imported
+            typer.echo(f"{row.path}：{imp.office or '单位不明'}，{imp.year or '年度不明'}年度，{row.score:g}分"
+                       f"（错误{row.count('error')}项，提醒{row.count('warning')}项，无法确定的数{len(imp.uncertain)}个）")
+        typer.echo(f"评估结果：{output}" + (f"；网页：{html}" if html else ""))
+    raise typer.Exit(1 if report.failed else 0)
+
+
 @app.command("demo")
 def demo_cmd(outdir: Path = typer.Argument(..., help="输出文件夹")) -> None:
     """用自带的示例（一个虚构县的名单和各单位报表）演示全部流程。"""

@@ -51,6 +51,8 @@ class Imported:
     findings: list[Finding] = field(default_factory=list)
     workbook: Path | None = None
     placed: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)  # figure -> the source line(s) it was read from
+    totals: dict[str, Any] = field(default_factory=dict)  # the totals as the report prints them
     published: dt.date | None = None
     sections: tuple[str, ...] = ()  # the section ids found, in the order the report has them
     title: str | None = None
@@ -209,13 +211,19 @@ class _Placer:
         self.spec = spec
         self.figures: dict[str, Any] = {f.id: None for f in spec.inputs()}
         self.placed: set[str] = set()
+        self.sources: dict[str, str] = {}  # figure -> the source line(s) it was read from
         self.uncertain: dict[str, str] = {}
+        self.totals: dict[str, Any] = {}
         self.findings: list[Finding] = []
 
-    def place(self, fig: Figure, value: Any) -> None:
-        if fig.kind == "input" and fig.id not in self.uncertain:
+    def place(self, fig: Figure, value: Any, where: str) -> None:
+        if fig.kind != "input":
+            self.totals[fig.id] = value  # a total as published: checked against its parts, never used
+            self.sources[fig.id] = where
+        elif fig.id not in self.uncertain:
             self.figures[fig.id] = value
             self.placed.add(fig.id)
+            self.sources[fig.id] = where
 
     def doubt(self, figs: list[Figure], why: str, where: str, code: str = "import-uncertain",
               label: str = "") -> None:
@@ -280,8 +288,9 @@ def _place_table(placer: _Placer, table: Table, tokens: list[Token]) -> None:
             if any(f.id in placer.placed for f in cells):
                 pass  # the row again (a table repeated on the next page): the first reading stands
             elif len(values) == len(cells):
+                where = _lines(tokens[i:j])
                 for f, v in zip(cells, values):
-                    placer.place(f, v)
+                    placer.place(f, v, where)
             else:
                 placer.doubt(cells, f"“{row.label}”找到{len(values)}个数，应为{len(cells)}个，无法确定各数所在的单元格",
                              _lines(tokens[i:j]))
@@ -298,8 +307,9 @@ def _place_unlabelled(placer: _Placer, figs: list[Figure], tokens: list[Token]) 
         found = [(t, v) for t, v in found if v is not None]
         values = [v for _, v in found]
     if len(values) == len(figs):
+        where = _lines([t for t, _ in found])
         for f, v in zip(figs, values):
-            placer.place(f, v)
+            placer.place(f, v, where)
     else:
         placer.doubt(figs, f"找到{len(values)}个数，应为{len(figs)}个，无法确定各数所在的单元格",
                      _lines([t for t, _ in found] or tokens[:1]))
@@ -371,7 +381,7 @@ def _place_prose_figures(placer: _Placer, prose: dict[str, str]) -> None:
         for pattern in row.import_patterns:
             m = re.search(pattern, text)
             if m:
-                placer.place(f, _num(m.group(1)) if m.groups() else 0)
+                placer.place(f, _num(m.group(1)) if m.groups() else 0, spec.section(row.import_section).heading)
                 break
         else:
             section = spec.section(row.import_section)
@@ -438,7 +448,8 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
     _place_prose_figures(placer, prose)
     placer.rest()
     result = Imported(path, sha256, spec, found_year, meta.office, placer.figures, placer.uncertain, prose,
-                      placer.findings, placed=placer.placed, published=meta.published,
+                      placer.findings, placed=placer.placed, sources=placer.sources, totals=placer.totals,
+                      published=meta.published,
                       sections=tuple(sid for sid, _ in order), title=meta.title)
     result.findings += structure_findings(result, tokens, meta)
     return result

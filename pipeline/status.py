@@ -7,12 +7,11 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
 
+from .assets import html_environment
 from .check import STATUS_LABELS
 from .fsutil import atomic_write_text
 from .lifecycle import ACTION_LABELS, REVIEW_LABELS, STATE_LABELS, OfficeState, office_states, time_note
@@ -163,15 +162,9 @@ class StatusReport:
         for key, label in GROUPS:
             members = [o for o in self.offices if group_of(o) == key]
             groups.append({"key": key, "label": label, "offices": members})
-        env = jinja2.Environment(loader=jinja2.FunctionLoader(_template), autoescape=True,
-                                 trim_blocks=True, lstrip_blocks=True)
-        return env.get_template("status.html.j2").render(
+        return html_environment().get_template("status.html.j2").render(
             s=self.summary, groups=groups, unknown=self.unknown, when=_when, link=link,
             labels=STATE_LABELS, review_labels=REVIEW_LABELS, generated=_when(self.summary["generated_at"]))
-
-
-def _template(name: str) -> str:
-    return resources.files("pipeline.assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def workspace_status(ws: Workspace, now: datetime | None = None) -> StatusReport:
