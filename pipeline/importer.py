@@ -426,8 +426,9 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
     starts = _section_bounds(spec, tokens)
     order = sorted(starts.items(), key=lambda kv: kv[1])
     ends = {sid: (order[i + 1][1] if i + 1 < len(order) else len(tokens)) for i, (sid, _) in enumerate(order)}
-    tables_seen = any(t.explicit for t in tokens) or any(_is_row_label(spec, t) for t in tokens)
-    if not tables_seen and (images or image_pages):
+    row_labels = {normalize_label(t) for table in spec.tables for r in table.rows for t in r.labels if t}
+    pictures = images or image_pages
+    if pictures and not any(t.norm in row_labels for t in tokens):
         where = f"第{'、'.join(map(str, image_pages))}页" if image_pages else f"{images}张图片"
         placer.doubt(list(spec.inputs()), "表格为图片，无法核对数据", where, code="import-tables-images")
     for table in spec.tables:
@@ -439,7 +440,14 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
             placer.doubt(_table_figures(spec, table.id), f"原文中未找到“{heading}”部分，表{table.table}的数无法核对", "",
                          code="import-section-missing", label=heading)
             continue
-        _place_table(placer, table, tokens[starts[section]:ends[section]])
+        part = tokens[starts[section]:ends[section]]
+        own = {normalize_label(t) for r in table.rows for t in r.labels if t}
+        if pictures and own and not any(t.norm in own for t in part):
+            # The section is there, its table is not: a picture of it (the document has pictures).
+            placer.doubt(_table_figures(spec, table.id), "表格为图片，无法核对数据", f"表{table.table}",
+                         code="import-tables-images")
+            continue
+        _place_table(placer, table, part)
     prose: dict[str, str] = {}
     for s in spec.sections:
         if s.kind == "prose" and s.id in starts:
@@ -453,10 +461,6 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
                       sections=tuple(sid for sid, _ in order), title=meta.title)
     result.findings += structure_findings(result, tokens, meta)
     return result
-
-
-def _is_row_label(spec: Spec, tok: Token) -> bool:
-    return tok.norm in {normalize_label(t) for table in spec.tables for r in table.rows for t in r.labels if t}
 
 
 _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "（": "〔", "）": "〕", "(": "〔", ")": "〕", "【": "〔", "】": "〕",

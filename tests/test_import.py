@@ -151,6 +151,7 @@ def test_altered_labels_and_units(tmp_path):
     ])
     tokens = _text_tokens(text, "t.txt")
     imported = import_tokens(tokens, Path("t.txt"), "0", year=2022)
+    assert_accounted(imported)
     assert imported.spec.format == "2021"
     assert imported.figures["t2.art20_1.normative.made"] == 3
     assert imported.figures["t2.art20_1.normative.in_force"] == 5
@@ -161,6 +162,7 @@ def test_units_in_cells(tmp_path):
     text = "\n".join(["二、主动公开政府信息情况", "第二十条第（九）项", "信息内容", "采购项目数", "采购总金额",
                       "政府集中采购", "3", "251000元"])
     imported = import_tokens(_text_tokens(text, "t.txt"), Path("t.txt"), "0", year=2019)
+    assert_accounted(imported)
     assert imported.spec.format == "2019"
     assert imported.figures["t2.art20_9.procurement.projects"] == 3
     assert imported.figures["t2.art20_9.procurement.amount"] == 251000
@@ -495,3 +497,23 @@ def test_damaged_pdf_is_one_clear_error(tmp_path):
     bad.write_bytes(b"%PDF-1.7\n" + b"\x00" * 300)
     result = runner.invoke(app, ["import", str(bad), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "坏.pdf" in result.output and "Traceback" not in result.output
+
+
+def test_html_with_one_table_as_a_picture(tmp_path):
+    """表三 published as an <img>: its figures are uncertain with 表格为图片; the other tables are read."""
+    spec, values, path = _office_workbook(tmp_path, 41)
+    page = tmp_path / "r.html"
+    write_report(path, page)
+    html = page.read_text(encoding="utf-8")
+    start = html.index("<table", html.index("三、收到和处理政府信息公开申请情况"))
+    end = html.index("</table>", start) + len("</table>")
+    page.write_text(html[:start] + '<p><img src="t3.png" alt="表三"></p>' + html[end:], encoding="utf-8")
+    imported = import_report(page, tmp_path / "out")
+    assert_accounted(imported)
+    t3 = {f.id for f in spec.inputs() if f.table_id == "t3"}
+    assert set(imported.uncertain) == t3
+    found = [f for f in imported.findings if f.code == "import-tables-images"]
+    assert len(found) == 1 and "表三" in found[0].message
+    for f in spec.inputs():
+        if f.id not in t3:
+            assert imported.figures[f.id] == pytest.approx(values[f.id]), f.id
