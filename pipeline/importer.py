@@ -171,7 +171,8 @@ def _metadata(tokens: list[Token]) -> _Meta:
         else:
             y = re.search(r"(20\d\d)\s*年(?:度)?\s*政府信息公开工作年度报告", joined)
             meta.year = int(y.group(1)) if y else None
-    m = _PUBLISHED.search(joined)
+    # 发布日期 often sits in the portal's metadata table: its label and date are two cells.
+    m = _PUBLISHED.search("\n".join(unicodedata.normalize("NFKC", t.text) for t in tokens))
     if m:
         try:
             meta.published = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))

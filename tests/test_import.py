@@ -517,3 +517,27 @@ def test_html_with_one_table_as_a_picture(tmp_path):
     for f in spec.inputs():
         if f.id not in t3:
             assert imported.figures[f.id] == pytest.approx(values[f.id]), f.id
+
+
+def test_a_portal_page_around_the_report(tmp_path):
+    """The report inside a government portal page: layout tables for navigation, a breadcrumb, a metadata
+    table with 发布日期, a page title with the site's name. The report's own figures and facts come out."""
+    spec, values, path = _office_workbook(tmp_path, 43)
+    page = tmp_path / "r.html"
+    write_report(path, page)
+    html = page.read_text(encoding="utf-8")
+    body = html[html.index("<body>") + 6:html.index("</body>")]
+    portal = (
+        "<html><head><title>往返测试局2025年政府信息公开工作年度报告_东州县人民政府</title></head><body>"
+        "<table><tr><td>首页</td><td>政务公开</td><td>政府信息公开年报</td></tr></table>"
+        "<div>当前位置：首页 &gt; 政务公开 &gt; 年度报告</div>"
+        "<table><tr><td>索引号</td><td>000014349/2026-00012</td><td>发布机构</td><td>往返测试局</td></tr>"
+        "<tr><td>发布日期</td><td>2026-01-20</td><td>文号</td><td></td></tr></table>"
+        f"<div class='article'>{body}</div>"
+        "<table><tr><td>【打印本页】</td><td>【关闭窗口】</td></tr></table></body></html>")
+    page.write_text(portal, encoding="utf-8")
+    imported = import_report(page, tmp_path / "out")
+    _same_figures(imported, spec, values)
+    assert (imported.office, imported.year) == ("往返测试局", 2025)
+    assert imported.published.isoformat() == "2026-01-20"
+    assert not [f for f in imported.findings if f.code.startswith("report-")]
