@@ -43,17 +43,23 @@ def _runs(t: str) -> frozenset[int]:
     return frozenset(hash(t[i:i + RUN]) for i in range(len(t) - RUN + 1))
 
 
-def repeated(t: str, other_runs: frozenset[int]) -> float:
-    """The share of normalised text ``t`` inside runs of RUN characters that the other text also has."""
+def _run_hashes(t: str) -> list[int]:
+    return [hash(t[i:i + RUN]) for i in range(len(t) - RUN + 1)]
+
+
+def repeated(t: str, other_runs: frozenset[int], hashes: list[int] | None = None) -> float:
+    """The share of normalised text ``t`` inside runs of RUN characters that the other text also has
+    (``hashes``: ``t``'s own runs, when one text is compared with many)."""
     if not t:
         return 0.0
     if len(t) < RUN:
         return 1.0 if hash(t) in other_runs else 0.0
-    covered = bytearray(len(t))
-    for i in range(len(t) - RUN + 1):
-        if hash(t[i:i + RUN]) in other_runs:
-            covered[i:i + RUN] = b"\1" * RUN
-    return sum(covered) / len(t)
+    covered = end = 0
+    for i, h in enumerate(_run_hashes(t) if hashes is None else hashes):
+        if h in other_runs:  # runs overlap: count each character once
+            covered += i + RUN - max(i, end)
+            end = i + RUN
+    return covered / len(t)
 
 
 def similarity(a: str | None, b: str | None) -> float:
@@ -131,10 +137,11 @@ class PeerIndex:
             candidates |= self.buckets.get(band, set())
         candidates.discard(exclude)
         t = normalise(text)
+        hashes = _run_hashes(t)
         best = None
         for key in sorted(candidates):
             doc = self.docs[(section, key)]
-            score = repeated(t, _runs(doc.text))
+            score = repeated(t, _runs(doc.text), hashes)
             if best is None or score > best[2] or (score == best[2] and doc.name < best[1]):
                 best = (key, doc.name, score)
         return best
