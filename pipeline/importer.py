@@ -11,6 +11,7 @@ Nothing is guessed, and a part that is not found never widens the search.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import stat
@@ -68,7 +69,9 @@ class Imported:
 
 # -- the format, by the labels the report shows --------------------------------------------------
 
-def _format_labels(spec: Spec) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _format_labels(format_id: str) -> frozenset[str]:
+    spec = get_spec(format_id)
     labels = {normalize_label(lb.text) for lb in spec.labels() if lb.table}
     for table in spec.tables:
         for block in table.blocks:
@@ -76,7 +79,7 @@ def _format_labels(spec: Spec) -> set[str]:
             labels |= {normalize_label(c.label) for c in block.columns if c.label}
         labels |= {normalize_label(text) for r in table.rows for text in r.labels}
     labels.discard("")
-    return labels
+    return frozenset(labels)
 
 
 def format_evidence(tokens: list[Token]) -> dict[str, list[str]]:
@@ -84,7 +87,7 @@ def format_evidence(tokens: list[Token]) -> dict[str, list[str]]:
 
     A label counts when a cell is exactly it, or when a cell holding a whole header row
     (typed with spaces) contains it and it is long enough not to be part of another label."""
-    labels = {fid: _format_labels(get_spec(fid)) for fid in available_formats()}
+    labels = {fid: _format_labels(fid) for fid in available_formats()}
     norms = {t.norm for t in tokens}
     long_cells = [n for n in norms if len(n) > 12]
     out = {}
