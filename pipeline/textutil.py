@@ -7,7 +7,9 @@ import unicodedata
 
 def display_width(text: str) -> int:
     """Columns the text takes on a terminal or in a spreadsheet: wide (CJK) characters count two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F"))
 
 
 def pad(text: str, width: int) -> str:
@@ -17,10 +19,12 @@ def pad(text: str, width: int) -> str:
 
 def table(header: list[str], rows: list[list[str]], gap: int = 2) -> list[str]:
     """Rows of text in aligned columns (the last column is not padded)."""
-    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [header, *rows]
+    measured = [[display_width(c) for c in r[:-1]] for r in lines]
+    widths = [max(m[i] for m in measured) for i in range(len(header) - 1)]
     out = []
-    for r in [header, *rows]:
-        cells = [pad(c, w) for c, w in zip(r[:-1], widths)] + [r[-1]]
+    for r, m in zip(lines, measured):
+        cells = [c + " " * (w - n) for c, n, w in zip(r[:-1], m, widths)] + [r[-1]]
         out.append((" " * gap).join(cells).rstrip())
     return out
 
