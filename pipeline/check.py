@@ -238,9 +238,19 @@ def _formulas(sub: Submission, values: dict[str, float]) -> list[Finding]:
     return out
 
 
+_FORMULAS: dict[tuple, str] = {}  # (layout, total, home, where its parts are) -> the expected formula
+
+
 def _sum_formula(spec: Spec, f: Figure, locations: dict[str, tuple[str, str]], home: str) -> str:
-    parts = [replace(spec.figure(p), sheet=locations[p][0], cell=locations[p][1]) for p in f.sum]
-    return sum_of(parts).formula(home)
+    # The same for every workbook of a layout (parts moved only when rows were inserted): built once.
+    key = (spec.sha256, f.id, home, tuple(locations[p] for p in f.sum))
+    formula = _FORMULAS.get(key)
+    if formula is None:
+        if len(_FORMULAS) > 10_000:  # moved parts in many different ways: do not grow without bound
+            _FORMULAS.clear()
+        parts = [replace(spec.figure(p), sheet=locations[p][0], cell=locations[p][1]) for p in f.sum]
+        formula = _FORMULAS[key] = sum_of(parts).formula(home)
+    return formula
 
 
 def _canon(formula: str) -> str:
@@ -445,10 +455,12 @@ def peer_findings(results: list[FileResult]) -> dict[int, list[tuple[Outcome, Fi
         if not rules:
             continue
         index = PeerIndex()
+        compared = {s for rule in rules for s in rule.instances[0].params.sections}  # 一、五、六, not each topic
         for i in members:
             r = results[i]
             for section, text in r.prose.items():
-                index.add(str(i), r.office or r.path.name, section, text)
+                if section in compared:
+                    index.add(str(i), r.office or r.path.name, section, text)
         for i in members:
             r = results[i]
             cells = {} if r.identified_by == "labels" else {f.id: (spec.prose.sheet, f.cell) for f in spec.prose.fields}

@@ -885,9 +885,9 @@ class ProseAgainstTables(Kind):
                     spec: Spec) -> list[Finding]:
         """What in ``text`` disagrees with ``values`` (also run on a generated report's sentences)."""
         out = []
+        sentences = [(s, unicodedata.normalize("NFKC", s)) for s in _SENTENCE.findall(text or "")]
         for pattern in inst.params.patterns:
-            for sentence in _SENTENCE.findall(text or ""):
-                plain = unicodedata.normalize("NFKC", sentence)
+            for sentence, plain in sentences:
                 if pattern.requires and pattern.requires not in plain:
                     continue
                 if pattern.excludes and pattern.excludes in plain:
