@@ -313,6 +313,8 @@ def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list
         conn.executemany("UPDATE submissions SET attempts = attempts + 1 WHERE id=?", [(i,) for i in ids])
     paths = {r["id"]: ws.path / r["archive_path"] for r in rows}
     workbooks = [r for r in rows if is_workbook_file(r["filename"], paths[r["id"]])]
+    beside = {r["id"]: _workbook_beside(conn, r, workbooks) for r in workbooks}
+    workbooks = [r for r in workbooks if beside[r["id"]] is None]
     others = [r for r in rows if r not in workbooks]
     done = {}
     for r in workbooks:
@@ -330,7 +332,7 @@ def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list
                                 " ('ok', 'warnings', 'errors', 'unusable') AND office_code IS NOT NULL",
                                 (message,)).fetchall() if message else []
         group = next((d.office_code for d in done.values() if d.office_code), None) or next(
-            (s["office_code"] for s in siblings), None)
+            (s["office_code"] for s in siblings), None) or next((b for b in beside.values() if b), None)
         lone = not workbooks and not siblings
         for i, r in enumerate(others):
             code, how = (group, "email") if group else roster.identify(None, r["sender"], r["filename"])
@@ -344,6 +346,24 @@ def _process(ws: Workspace, conn: sqlite3.Connection, roster: _Roster, ids: list
             first = done[others[0]["id"]]
             first.draft = _reply_attachments(ws, conn, [r["id"] for r in others])
     return [done[i] for i in ids]
+
+
+def _workbook_beside(conn: sqlite3.Connection, row: sqlite3.Row, workbooks: list[sqlite3.Row]) -> str | None:
+    """For a .csv sent with a workbook of the same name (merge writes 全县汇总.csv beside 全县汇总.xlsx): the
+    workbook's office ("" while it is not known yet), so the CSV is that unit's attachment; None otherwise."""
+    name = Path(row["filename"])
+    if name.suffix.lower() != ".csv":
+        return None
+    stems = {Path(w["filename"]).stem for w in workbooks if Path(w["filename"]).suffix.lower() != ".csv"}
+    if name.stem in stems:
+        return ""
+    if row["source_key"].startswith("file:"):  # a folder: its workbook arrived as a file of its own
+        for suffix in (".xlsx", ".xlsm"):
+            twin = conn.execute("SELECT office_code FROM submissions WHERE source_key=? ORDER BY id LIMIT 1",
+                                ("file:" + str(Path(row["source_key"][5:]).with_suffix(suffix)),)).fetchone()
+            if twin is not None:
+                return twin["office_code"] or ""
+    return None
 
 
 def _reply_attachments(ws: Workspace, conn: sqlite3.Connection, ids: list[int]) -> Path | None:
@@ -648,8 +668,10 @@ def receive(ws: Workspace, sources: list[str], *, password: Callable[[str], str]
                 if parts:
                     batches.append(_record_all(ws, conn, parts))
         this_run = {sub_id for batch in batches for sub_id, state, _ in batch if state == "new"}
-        # 2. Process this run's arrivals, an email's files together.
-        for batch in batches:
+        # 2. Process this run's arrivals, an email's files together; a folder's CSVs after its workbooks (a CSV
+        #    beside a rollup is that unit's attachment, known once the rollup is read).
+        csv_only = lambda b: all(Path(a.filename).suffix.lower() == ".csv" for _, _, a in b)  # noqa: E731
+        for batch in sorted(batches, key=csv_only):
             new = [sub_id for sub_id, state, _ in batch if state == "new"]
             processed = {r.submission_id: r for r in _process(ws, conn, roster, new, office)} if new else {}
             items = _outcomes(ws, conn, roster, batch, processed, office)

@@ -102,8 +102,10 @@ def three_levels(tmp_path_factory):
         inbox.mkdir()
         rows = ""
         for m in members:
+            # Each county sends its rollup folder as merge wrote it: the workbook and the CSV beside it.
             src = rollups / m / f"{counties[m][0]}汇总.xlsx"
-            (inbox / src.name).write_bytes(src.read_bytes())
+            for part in (src, src.with_suffix(".csv")):
+                (inbox / part.name).write_bytes(part.read_bytes())
             rows += f"{m},{counties[m][0]},汇总,{m.lower()}@x.example\n"
         index += 1
         dept = f"{code}D"  # a 市直部门 sends a workbook beside the counties' rollups
@@ -130,6 +132,9 @@ def test_each_rollup_is_its_units_submission_at_the_next_level(three_levels):
     c1 = status(city_ws["C1"])
     assert {k: v["status"] for k, v in c1.items()} == {"XA": "warnings", "XB": "ok", "C1D": "ok"}
     assert c1["XA"]["current"]["filename"] == "甲县汇总.xlsx"
+    # The CSV merge writes beside a rollup is that unit's attachment, not an unusable submission.
+    assert [a["filename"] for a in c1["XA"]["attachments"]] == ["甲县汇总.csv"]
+    assert [a["filename"] for a in c1["XB"]["attachments"]] == ["乙县汇总.csv"]
     p = status(province_ws)
     assert set(p) == {"C1", "C2"} and all(o["current"] for o in p.values())
 
@@ -314,3 +319,21 @@ def test_every_repeated_ledger_query_uses_an_index(tmp_path, monkeypatch, capsys
         scans += [(shape, step) for step in plan if re.fullmatch(r"SCAN \w+", step)]
     conn.close()
     assert scans == []
+
+
+def test_a_csv_beside_a_rollup_named_like_nothing_is_the_units_attachment(three_levels, tmp_path):
+    """全县汇总.xlsx + 全县汇总.csv in a folder (the name says no county): the rollup is identified by its own
+    code, and the CSV goes with it, whatever order the folder lists them in."""
+    _, rollups, _, _, _ = three_levels
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for suffix in (".xlsx", ".csv"):
+        (inbox / f"全县汇总{suffix}").write_bytes((rollups / "XB" / f"乙县汇总{suffix}").read_bytes())
+    (tmp_path / "r.csv").write_text(HEADER + "XB,乙县,汇总,xb@x.example\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+    xxgk("init", str(ws), "--roster", str(tmp_path / "r.csv"), "--year", "2025", "--name", "东州市", "--code", "C1",
+         "--level", "city")
+    xxgk("receive", str(ws), str(inbox), "--quiet")
+    xb = status(ws)["XB"]
+    assert xb["status"] == "ok" and xb["current"]["filename"] == "全县汇总.xlsx"
+    assert [a["filename"] for a in xb["attachments"]] == ["全县汇总.csv"]
