@@ -56,7 +56,7 @@ def _spec_of(result: FileResult) -> Spec:
     return sub.spec if sub is not None and sub.spec else get_spec(available_formats()[-1])
 
 
-def _write_feedback_sheet(wb, result: FileResult) -> None:
+def _write_feedback_sheet(wb, result: FileResult, dropped: list[str] = ()) -> None:
     name = _spec_of(result).feedback_sheet
     if name in wb.sheetnames:
         del wb[name]
@@ -68,7 +68,9 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
     warnings = len(result.findings) - errors
     _text(ws["A2"], f"文件：{result.path.name}；错误{errors}项，提醒{warnings}项。错误必须修改，提醒请核实"
                     "（确实无误的，在“文字部分”表的“情况说明”中写明原因）。"
-                    "点击“位置”可跳到对应单元格；改好后保存并发回，批注、颜色和本表无须删除。")
+                    "点击“位置”可跳到对应单元格；改好后保存并发回，批注、颜色和本表无须删除。"
+                    + (f"本反馈只含国家格式的各表，汇总表的{'、'.join(f'“{n}”' for n in dropped)}未附，以报送的原件为准。"
+                       if dropped else ""))
     if result.explanation:
         _text(ws["A3"], f"单位情况说明：{result.explanation}")
     headers = ["序号", "级别", "位置", "说明", "应为", "实为", "代码"]
@@ -98,7 +100,7 @@ def _write_feedback_sheet(wb, result: FileResult) -> None:
     for row in (1, 2, 3):
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(headers))
         ws.cell(row=row, column=1).alignment = Alignment(wrap_text=True, vertical="center")
-    ws.row_dimensions[2].height = 32
+    ws.row_dimensions[2].height = 48 if dropped else 32
     if result.explanation:
         ws.row_dimensions[3].height = 15 * max(1, ceil(display_width(ws["A3"].value) / 150))
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -213,20 +215,27 @@ def _office_copy(result: FileResult, spec: Spec):
     :func:`strip_merges`), and those ranges; (None, {}) when openpyxl cannot open it."""
     sub = result.submission
     if sub is None or sub.workbook is None or sub.data is None:
-        return None, {}
+        return None, {}, []
     try:
         # The bytes that were checked, not the path: the file may have moved or changed since,
         # and a workspace reads from its archive under the office's original file name.
-        data, merges = strip_merges(sub.data, sheet_parts(io.BytesIO(sub.data)))
-        return openpyxl.load_workbook(io.BytesIO(data), keep_vba=False, keep_links=False), merges
+        rollup_sheets = set(spec.rollup.sheets.values()) if spec is not None else set()
+        data, merges = strip_merges(sub.data, sheet_parts(io.BytesIO(sub.data)), empty=rollup_sheets)
+        wb = openpyxl.load_workbook(io.BytesIO(data), keep_vba=False, keep_links=False)
+        dropped = [name for name in wb.sheetnames if name in rollup_sheets]
+        for name in dropped:
+            wb.remove(wb[name])  # a rollup's own sheets: the feedback is about its national tables
+            merges.pop(name, None)
+        return wb, merges, dropped
     except Exception:  # noqa: BLE001 - an odd file openpyxl cannot open still gets its feedback
-        return None, {}
+        return None, {}, []
 
 
-def _write(wb, result: FileResult, spec: Spec, cached: dict, target: Path, merges: dict[str, list[str]]) -> None:
+def _write(wb, result: FileResult, spec: Spec, cached: dict, target: Path, merges: dict[str, list[str]],
+           dropped: list[str] = ()) -> None:
     _clear_previous_round(wb, spec, merges)
     _mark_cells(wb, result, spec, merges)
-    _write_feedback_sheet(wb, result)
+    _write_feedback_sheet(wb, result, dropped)
     with atomic_path(target) as tmp:
         raw = tmp.with_name(tmp.name + ".raw")
         try:
@@ -249,10 +258,10 @@ def annotate(result: FileResult, outdir: str | Path, name: str | None = None) ->
     target = outdir / (name or annotated_name(result.path))
     spec = _spec_of(result)
     cached = _cached_results(result)
-    wb, merges = _office_copy(result, spec)
+    wb, merges, dropped = _office_copy(result, spec)
     if wb is not None:
         try:
-            _write(wb, result, spec, cached, target, merges)
+            _write(wb, result, spec, cached, target, merges, dropped)
             return target
         except Exception:  # noqa: BLE001 - styles or parts openpyxl loads but cannot handle
             pass

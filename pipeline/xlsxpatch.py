@@ -6,7 +6,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 from xml.sax.saxutils import escape
 
 from .xlexpr import is_number
@@ -83,11 +83,17 @@ _AFTER_MERGES = re.compile(rb"<(?:phoneticPr|conditionalFormatting|dataValidatio
                            rb"tableParts|extLst)\b|</worksheet>")
 
 
-def strip_merges(data: bytes, parts: dict[str, str]) -> tuple[bytes, dict[str, list[str]]]:
-    """The package without its merged ranges, and each sheet's ranges.
+_SHEET_DATA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheetData\b[^>]*?(?:/>|>)")
+
+
+def strip_merges(data: bytes, parts: dict[str, str], empty: Collection[str] = ()) -> tuple[bytes, dict[str, list[str]]]:
+    """The package without its merged ranges, and each sheet's ranges; the sheets named in ``empty`` also
+    without their cells.
 
     openpyxl spends most of a load re-styling the border of every merged range (a tenth of a second for
     the template's 86); the annotator loads without them and :func:`restore_merges` puts them back as they were.
+    A rollup's per-office sheet (a row per office, 10,000 at province scale) would take longer to load than
+    everything else: the annotator leaves it out.
     """
     by_part = {part: name for name, part in parts.items()}
     merges: dict[str, list[str]] = {}
@@ -95,6 +101,11 @@ def strip_merges(data: bytes, parts: dict[str, str]) -> tuple[bytes, dict[str, l
     with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             body = zin.read(info.filename)
+            if by_part.get(info.filename) in empty:
+                start = _SHEET_DATA.search(body)
+                end = body.rfind(b"sheetData>")
+                if start is not None and not start.group(0).endswith(b"/>") and end > start.end():
+                    body = body[:start.end()] + body[body.rfind(b"<", 0, end):]
             if info.filename in by_part:
                 found = _MERGES.search(body)
                 if found:

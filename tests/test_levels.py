@@ -265,6 +265,16 @@ def test_a_big_rollup_is_received_at_the_next_level(big_rollup, tmp_path):
          "--level", "city")
     xxgk("receive", str(ws), str(out))
     assert status(ws)["DX"]["current"]["filename"] == "大县汇总.xlsx"
+    # Its feedback holds the national tables and the findings, not the rollup's 1,200-row sheets
+    # (loading those made a province's feedback of a 10,000-office rollup near the time budget).
+    from openpyxl import load_workbook
+
+    feedback = next((ws / "outbox").rglob("*.xlsx"))
+    names = load_workbook(feedback, read_only=True).sheetnames
+    assert SPEC.feedback_sheet in names and SPEC.table("t3").sheet in names
+    assert not set(SPEC.rollup.sheets.values()) & set(names)
+    note = load_workbook(feedback, read_only=True)[SPEC.feedback_sheet]["A2"].value
+    assert "“各单位数据”" in note and "以报送的原件为准" in note
 
 
 # -- the ledger at scale: no statement run per file or per office scans a table ------------------------------
