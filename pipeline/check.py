@@ -8,7 +8,11 @@ in Python on the recomputed figures.
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import tempfile
+from array import array
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,11 +77,12 @@ class FileResult:
             self.prose = sub.spec.joined_texts(sub.prose) if sub.spec else dict(sub.prose)
             self.identified_by = sub.identified_by
 
-    def slim(self) -> "FileResult":
-        """The same result without the workbook and figures: cheap to keep and to pass between processes."""
+    def slim(self, texts: bool = True) -> "FileResult":
+        """The same result without the workbook and figures (and without the texts, ``texts=False``): cheap to
+        keep and to pass between processes."""
         return FileResult(self.path, None, self.findings, {}, self.annotated, self.office_info, self.format,
-                          self.year, self.sha256, self.readable, self.explanation, self.outcomes, self.prose,
-                          self.identified_by, self.level)
+                          self.year, self.sha256, self.readable, self.explanation, self.outcomes,
+                          self.prose if texts else {}, self.identified_by, self.level)
 
     def explained(self, f: Finding) -> bool:
         """A warning the office has explained in its 情况说明 (the reviewer still decides)."""
@@ -113,10 +118,67 @@ class FileResult:
 
 
 @dataclass
-class CheckReport:
-    """The result of checking a batch of files."""
+class PeerText:
+    """What comparing a batch's texts needs of one result (rule X4): a large batch keeps only this in memory."""
 
-    files: list[FileResult]
+    path: Path
+    office: str | None
+    readable: bool
+    format: str | None
+    identified_by: str | None
+    prose: dict[str, str]
+
+    @classmethod
+    def of(cls, r: FileResult) -> "PeerText":
+        compared = _compared_sections(r.format) if r.readable and r.format else set()
+        return cls(r.path, r.office, r.readable, r.format, r.identified_by,
+                   {k: v for k, v in r.prose.items() if k in compared})
+
+
+def _compared_sections(format_id: str) -> set[str]:
+    from .spec import get_spec
+
+    return {s for rule in get_spec(format_id).rules if rule.kind == "similarity"
+            for s in rule.instances[0].params.sections}
+
+
+class SpooledResults(Sequence):
+    """The results of a large batch, written to a temporary file as they finish and read back one at a time,
+    so that checking 100,000 files holds no more in memory than checking one thousand. Findings the batch adds
+    later (texts copied from another office, an unreadable ``--previous``) are kept beside and applied on reading."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile()
+        self._offsets = array("q")
+        self.extra: dict[int, tuple[list[Outcome], list[Finding]]] = {}
+        self.common: list[Finding] = []
+
+    def append(self, result: FileResult) -> None:
+        self._fh.seek(0, os.SEEK_END)
+        self._offsets.append(self._fh.tell())
+        pickle.dump(result, self._fh, pickle.HIGHEST_PROTOCOL)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        self._fh.seek(self._offsets[i])
+        result: FileResult = pickle.load(self._fh)
+        outcomes, findings = self.extra.get(i, ((), ()))
+        result.outcomes += outcomes
+        result.findings += [*findings, *self.common]
+        return result
+
+
+@dataclass
+class CheckReport:
+    """The result of checking a batch of files (a large batch's results are read from a spool as needed)."""
+
+    files: Sequence[FileResult]
 
     @property
     def summary(self) -> dict[str, int]:
@@ -436,7 +498,7 @@ def feedback_names(files: list[Path]) -> list[str | None]:
 PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
 
 
-def peer_findings(results: list[FileResult]) -> dict[int, list[tuple[Outcome, Finding | None]]]:
+def peer_findings(results: Sequence[FileResult | PeerText]) -> dict[int, list[tuple[Outcome, Finding | None]]]:
     """The texts of a batch compared with each other (rule X4): which file copies another, by index in ``results``."""
     from .rules import Context
     from .similarity import PeerIndex
@@ -499,26 +561,35 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
     jobs = jobs or os.cpu_count() or 1
     names = feedback_names(files) if annotate_to is not None else [None] * len(files)
     tasks = [(p, year, prev, annotate_to, level, n, limits) for p, n in zip(files, names)]
-    results: list[FileResult] = []
+    keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
+    results: list[FileResult] | SpooledResults = [] if keep else SpooledResults()
+    texts: list[PeerText] = []
+
+    def take(i: int, result: FileResult) -> None:
+        if keep:
+            results.append(result)
+        else:  # a large batch: the result to the spool, its compared texts kept for rule X4
+            texts.append(PeerText.of(result))
+            results.append(result.slim(texts=False))
+        if progress:
+            progress(i, len(tasks))
+
     if jobs == 1 or len(tasks) < PARALLEL_FROM:
-        keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
         for i, task in enumerate(tasks, start=1):
-            result = _check_file(*task)
-            results.append(result if keep else result.slim())
-            if progress:
-                progress(i, len(tasks))
+            take(i, _check_file(*task))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
-                results.append(result)
-                if progress:
-                    progress(i, len(tasks))
-    for i, found in peer_findings(results).items():
-        r = results[i]
-        r.outcomes += [o for o, _ in found]
-        extra = [f for _, f in found if f is not None]
+                take(i, result)
+    for i, found in peer_findings(results if keep else texts).items():
+        outcomes, extra = [o for o, _ in found], [f for _, f in found if f is not None]
+        if keep:
+            results[i].outcomes += outcomes
+            results[i].findings += extra
+        else:
+            results.extra[i] = (outcomes, extra)
         if extra:
-            r.findings += extra
+            r = results[i]
             if annotate_to is not None and r.annotated is not None:
                 # The feedback was written before the batch's texts were compared: write it again.
                 from .annotate import annotate
@@ -526,10 +597,13 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
                 sub = r.submission or read_submission(r.path)
                 again = check_submission(sub, year=year, previous=prev, level=level)
                 again.findings += extra
-                r.annotated = annotate(again, annotate_to, name=r.annotated.name)
+                annotate(again, annotate_to, name=r.annotated.name)
     if prev_finding is not None:
-        for r in results:
-            r.findings.append(prev_finding)
+        if keep:
+            for r in results:
+                r.findings.append(prev_finding)
+        else:
+            results.common.append(prev_finding)
     return CheckReport(results)
 
 

@@ -265,6 +265,42 @@ def test_text_copied_from_another_office_in_a_batch(tmp_path):
     assert "与“甲局”报告的相似度" in sheet[_text_cell("s5")].comment.text
 
 
+def test_a_large_batch_is_spooled_and_still_compared(tmp_path):
+    """A batch past PARALLEL_FROM keeps its results in a spool, not in memory: the same copying is found,
+    the feedback is rewritten, and the report reads back whole (JSON, summary)."""
+    import io
+    import json
+
+    from pipeline.check import PARALLEL_FROM, SpooledResults
+
+    def own(seed, text):  # each office writes its own words: no two fillers alike
+        rng = random.Random(seed)
+        return text + "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(3 * len(text))) + "。"
+
+    files = []
+    for i in range(PARALLEL_FROM + 2):
+        values = _values(seed=100 + i)
+        prose = {k: own(i, v) for k, v in consistent_prose(SPEC, values, 2025, f"局{i}", i % 12).items()}
+        files.append(_write(tmp_path, values, prose=prose, office={"name": f"局{i}"}, name=f"f{i:02d}.xlsx"))
+    copied = consistent_prose(SPEC, _values(seed=100), 2025, "局0", 0)
+    copied = {k: own(0, v) for k, v in copied.items()}
+    files.append(_write(tmp_path, _values(seed=7), office={"name": "抄袭局"}, name="zz.xlsx",
+                        prose={"s5": copied["s5"] + "（本单位）"}))
+    report = check_paths(files, annotate_dir=tmp_path / "fb", jobs=2)
+    assert isinstance(report.files, SpooledResults) and len(report.files) == len(files)
+    flagged = {r.office for r in report.files if _found(r, "text-similarity-peer")}
+    assert flagged == {"局0", "抄袭局"}
+    last = report.files[-1]
+    assert "与“局0”报告的相似度为" in _found(last, "text-similarity-peer")[0].message
+    sheet = openpyxl.load_workbook(last.annotated)["文字部分"]
+    assert "与“局0”报告的相似度" in sheet[_text_cell("s5")].comment.text
+    out = io.StringIO()
+    report.write_json(out)
+    data = json.loads(out.getvalue())
+    assert len(data["files"]) == len(files) and data["summary"]["files"] == len(files)
+    assert data["summary"]["warnings"] >= 2 and data["files"][-1]["office"] == "抄袭局"
+
+
 def test_every_new_live_check_passes_a_consistent_workbook_and_has_its_cell(tmp_path):
     values = _values()
     path = _write(tmp_path, values)
