@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from dataclasses import dataclass, field
 
 K = 4  # characters per shingle (candidates)
@@ -95,37 +96,48 @@ def _signature(sh: frozenset[int]) -> tuple[int, ...]:
 @dataclass
 class _Doc:
     name: str
-    bands: list[tuple]  # its LSH buckets
+    sig: array  # its MinHash signature (BINS values), compact: the index holds one per office and section
     text: str  # normalised; its runs are computed when it is a candidate (rarely): kept whole they cost
     #            some fifty times the text, which at 10,000 offices is gigabytes
     shingles: int = 0  # how many 4-grams it has (for the containment estimate)
     source: int = 0  # hash of the text as given: asked about itself, the index reuses what it computed
 
 
-
-
 @dataclass
 class PeerIndex:
-    """The texts of many offices by section, for "which other office wrote (nearly) the same?"."""
+    """The texts of many offices by section, for "which other office wrote (nearly) the same?".
+
+    Buckets are keyed by the hash of each band and hold one office's key (most do) or a set of them:
+    at 10,000 offices a tuple and a set per band came to some 200 MB."""
 
     docs: dict[tuple[str, str], _Doc] = field(default_factory=dict)  # (section, key) → text
-    buckets: dict[tuple, set[str]] = field(default_factory=dict)
+    buckets: dict[int, str | set[str]] = field(default_factory=dict)
 
     def add(self, key: str, name: str, section: str, text: str | None) -> None:
         sh = shingles(text)
         self.remove(key, section)
         if not sh:
             return
-        bands = self._bands(section, sh)
-        self.docs[(section, key)] = _Doc(name, bands, normalise(text), len(sh), hash(text))
-        for band in bands:
-            self.buckets.setdefault(band, set()).add(key)
+        sig = _compact(_signature(sh))
+        self.docs[(section, key)] = _Doc(name, sig, normalise(text), len(sh), hash(text))
+        for band in _bands(section, sig):
+            held = self.buckets.get(band)
+            if held is None:
+                self.buckets[band] = key
+            elif isinstance(held, set):
+                held.add(key)
+            elif held != key:
+                self.buckets[band] = {held, key}
 
     def remove(self, key: str, section: str) -> None:
         doc = self.docs.pop((section, key), None)
         if doc is not None:
-            for band in doc.bands:
-                self.buckets.get(band, set()).discard(key)
+            for band in _bands(section, doc.sig):
+                held = self.buckets.get(band)
+                if held == key:
+                    del self.buckets[band]
+                elif isinstance(held, set):
+                    held.discard(key)
 
     def most_similar(self, section: str, text: str | None, exclude: str | None = None) -> tuple[str, float] | None:
         """The other text of this section that ``text`` repeats most: (its office's name, :func:`similarity`)."""
@@ -136,41 +148,48 @@ class PeerIndex:
         """(key, name, similarity) of the other text of this section that ``text`` repeats most."""
         own = self.docs.get((section, exclude)) if exclude is not None else None
         if own is not None and text and own.source == hash(text):
-            n, bands, t = own.shingles, own.bands, own.text  # the text indexed under ``exclude``: as computed then
+            n, sig, t = own.shingles, own.sig, own.text  # the text indexed under ``exclude``: as computed then
         else:
             sh = shingles(text)
             if not sh:
                 return None
-            n, bands, t = len(sh), self._bands(section, sh), normalise(text)
+            n, sig, t = len(sh), _compact(_signature(sh)), normalise(text)
         candidates: set[str] = set()
-        for band in bands:
-            candidates |= self.buckets.get(band, set())
+        for band in _bands(section, sig):
+            held = self.buckets.get(band)
+            if isinstance(held, set):
+                candidates |= held
+            elif held is not None:
+                candidates.add(held)
         candidates.discard(exclude)
         hashes = _run_hashes(t)
         best = None
-        for key in self._worth_measuring(section, n, bands, candidates):
+        for key in self._worth_measuring(section, n, sig, candidates):
             doc = self.docs[(section, key)]
             score = repeated(t, _runs(doc.text), hashes)
             if best is None or score > best[2] or (score == best[2] and doc.name < best[1]):
                 best = (key, doc.name, score)
         return best
 
-    def _worth_measuring(self, section: str, n: int, bands: list[tuple], candidates: set[str]) -> list[str]:
+    def _worth_measuring(self, section: str, n: int, sig: array, candidates: set[str]) -> list[str]:
         """The candidates whose texts could hold much of this one, by the MinHash estimate of how much of its
         4-grams they contain; always the closest few. Texts that share only stock phrases with many others
         (every office's boilerplate) would otherwise be measured exactly against each, n² in a large batch."""
-        mine = [v for band in bands for v in band[2]]
         scored = []
         for key in candidates:
             doc = self.docs[(section, key)]
-            theirs = [v for band in doc.bands for v in band[2]]
-            jaccard = sum(a == b for a, b in zip(mine, theirs)) / len(mine)
+            jaccard = sum(a == b for a, b in zip(sig, doc.sig)) / len(sig)
             contained = jaccard * (n + doc.shingles) / ((1 + jaccard) * n)
             scored.append((-contained, key))
         scored.sort()
         return [key for i, (neg, key) in enumerate(scored) if i < CLOSEST or -neg >= MEASURE_FROM]
 
-    @staticmethod
-    def _bands(section: str, sh: frozenset[int]) -> list[tuple]:
-        sig = _signature(sh)
-        return [(section, b, sig[b * ROWS:(b + 1) * ROWS]) for b in range(BANDS)] if sig else []
+
+def _compact(sig: tuple[int, ...]) -> array:
+    # A densified value can pass 2**64 by a few units (astronomically rarely): kept modulo, it still compares.
+    return array("Q", (v & _MASK for v in sig))
+
+
+def _bands(section: str, sig: array) -> list[int]:
+    """The LSH buckets of a signature: ROWS values per band, each band hashed with its section and place."""
+    return [hash((section, b, tuple(sig[b * ROWS:(b + 1) * ROWS]))) for b in range(BANDS)] if len(sig) else []
