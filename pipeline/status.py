@@ -129,7 +129,7 @@ class StatusReport:
                 review += f"（第{o['round'] - 1}次）"
             if o["received_after_review"]:
                 review += "，审核后又收到"
-            reply = {True: "已反馈", False: "未反馈", None: ""}[o["reply_sent"]]
+            reply = {True: "已反馈", False: "反馈未发出", None: ""}[o["reply_sent"]]
             rows.append([o["code"], o["name"], o["kind"] or "", STATE_LABELS[o["status"]], review,
                          _when(o["received_at"]) or "—", "逾期" if o["late"] else "", str(o["versions"]),
                          str(len(o["attachments"])) if o["attachments"] else "", reply])

@@ -432,6 +432,9 @@ def test_drafts_open_as_drafts_and_sending_is_recorded(ws, mail_dir, smtp_server
         assert msg["From"] == "zwgk@qingxi.example" and msg["To"] and msg["Date"] and msg["Message-ID"]
         assert msg["X-Unsent"] == "1"
     assert {o["reply_sent"] for o in _offices(ws).values() if o["status"] != "missing"} == {False}
+    # Drafted, not sent: the status says so (not "未反馈", which reads as if nothing had been written).
+    before = workspace_status(ws, now=NOW).to_text()
+    assert "反馈未发出" in before and "未反馈" not in before
     port, sink = smtp_server
     use_smtp(ws, port)
     result = runner.invoke(app, ["send", str(ws.path)])
@@ -440,7 +443,7 @@ def test_drafts_open_as_drafts_and_sending_is_recorded(ws, mail_dir, smtp_server
     offices = _offices(ws)
     assert offices["QX004"]["reply_sent"] is True
     text = workspace_status(ws, now=NOW).to_text()
-    assert "已反馈" in text and "未反馈" not in text
+    assert "已反馈" in text and "反馈未发出" not in text
     assert runner.invoke(app, ["send", str(ws.path)]).output.strip() == "没有尚未发出的邮件"
 
 
