@@ -298,14 +298,36 @@ def _short(label: str) -> str:
     return re.sub(r"（[^（）]*）$", "", label)
 
 
+def _chart(spec: Spec, by: str):
+    return next((c for c in spec.rollup.charts if c.by == by), None)
+
+
 def _outcomes(spec: Spec, figures: dict[str, float]) -> list[tuple[str, float]]:
-    """Totals of each outcome category of table 三 (rows grouped by their group label)."""
-    rows = [r for r in spec.table("t3").rows if r.section and not r.sum]
+    """Each outcome category of table 三 (rows grouped by their group label), as the spec's row_groups chart
+    names them: the rows of its section, in its column."""
+    chart = _chart(spec, "row_groups")
+    if chart is None:
+        return []
+    cells = {(f.row_id, f.column_id): f.id for f in spec.figures if f.table_id == chart.table}
     out: dict[str, float] = {}
-    for r in rows:
-        key = _short(r.group or r.label)
-        out[key] = out.get(key, 0) + figures[f"t3.{r.id}.total"]
+    for r in spec.table(chart.table).rows:
+        if r.section == chart.section and not r.sum:
+            key = _short(r.group or r.label)
+            out[key] = out.get(key, 0) + figures[cells[(r.id, chart.column)]]
     return list(out.items())
+
+
+def _sum(values: dict[str, float], column) -> float:
+    return sum(values.get(fid, 0) for fid in column.figures)
+
+
+def _ranked(spec: Spec, rollup: RollupInfo) -> list:
+    """The offices that received the most applications (the spec's ``top.by``), most first; none that had none."""
+    by = spec.rollup.report.top_by
+    if by is None:
+        return []
+    ranked = sorted(rollup.included, key=lambda o: -o.values.get(by, 0))
+    return [o for o in ranked if o.values.get(by, 0) > 0]
 
 
 def _template_dirs(templates: Path | None) -> list[Path]:
@@ -405,9 +427,8 @@ def _kind_rows(spec: Spec, rollup: RollupInfo) -> tuple[list[list[str]], dict[st
     rows = []
     for kind in sorted(kinds, key=lambda k: order.index(k) if k in order else 99):
         members = kinds[kind]
-        s = lambda fid: sum(o.values.get(fid, 0) for o in members)  # noqa: E731
-        rows.append([kind, number(len(members)), number(s("t3.new.total")), number(s("t3.outcome_total.total")),
-                     number(s("t4.review.total")), number(s("t4.direct.total") + s("t4.after_review.total"))])
+        rows.append([kind, number(len(members))] + [number(sum(_sum(o.values, c) for o in members))
+                                                     for c in spec.rollup.report.kind_columns])
     return rows, kinds
 
 
@@ -429,10 +450,9 @@ def build_report(source: Source, previous: Source | None = None, templates: Path
     kind_rows: list[list[str]] = []
     if rollup:
         kind_rows, kinds = _kind_rows(spec, rollup)
-        top = sorted(rollup.included, key=lambda o: -o.values.get("t3.new.total", 0))[:5]
+        by = spec.rollup.report.top_by
         ctx.update(included=len(rollup.included), kinds=[(r[0], r[1]) for r in kind_rows],
-                   top=[{"name": o.name, "received": o.values.get("t3.new.total", 0)} for o in top
-                        if o.values.get("t3.new.total", 0) > 0])
+                   top=[{"name": o.name, "received": o.values.get(by, 0)} for o in _ranked(spec, rollup)[:5]])
     env = _environment(templates, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.do"],
                        autoescape=False)  # the macros produce plain text; each renderer escapes it
     module = env.get_template("sentences.j2").make_module(ctx)
@@ -486,17 +506,21 @@ def build_report(source: Source, previous: Source | None = None, templates: Path
 def _county_tables(spec: Spec, f: dict[str, float], rollup: RollupInfo, kind_rows: list[list[str]],
                    kinds: dict[str, list], s3: Section) -> None:
     """The county's breakdowns, under 三 (they are about applications and their outcomes)."""
-    header = ["单位类型", "单位数", "收到申请（件）", "办结（件）", "行政复议（件）", "行政诉讼（件）"]
-    s3.extra_tables.append(("按单位类型汇总", header, kind_rows))
-    top = sorted(rollup.included, key=lambda o: -o.values.get("t3.new.total", 0))[:10]
-    top_rows = [[o.name, o.kind or "", number(o.values.get("t3.new.total", 0)),
-                 number(o.values.get("t3.outcome_total.total", 0))] for o in top if o.values.get("t3.new.total", 0)]
+    rr = spec.rollup.report
+    header = ["单位类型", "单位数"] + [c.label for c in rr.kind_columns]
+    s3.extra_tables.append((spec.rollup.sheets["by_kind"], header, kind_rows))
+    top_rows = [[o.name, o.kind or ""] + [number(_sum(o.values, c)) for c in rr.top_columns]
+                for o in _ranked(spec, rollup)[:rr.top_count]]
     if top_rows:
-        s3.extra_tables.append(("收到申请较多的单位", ["单位", "类型", "收到申请（件）", "办结（件）"], top_rows))
-    s3.charts.append(Chart("各类单位收到的政府信息公开申请（件）", [r[0] for r in kind_rows],
-                           [sum(o.values.get("t3.new.total", 0) for o in kinds[r[0]]) for r in kind_rows]))
+        s3.extra_tables.append((rr.top_title, ["单位", "类型"] + [c.label for c in rr.top_columns], top_rows))
+    by_kind = _chart(spec, "office_kind")
+    if by_kind is not None:
+        s3.charts.append(Chart(by_kind.title, [r[0] for r in kind_rows],
+                               [sum(o.values.get(by_kind.figure, 0) for o in kinds[r[0]]) for r in kind_rows]))
     outcomes = _outcomes(spec, f)
-    s3.charts.append(Chart("依申请公开办理结果（件）", [k for k, _ in outcomes], [v for _, v in outcomes], True))
+    groups = _chart(spec, "row_groups")
+    if outcomes:
+        s3.charts.append(Chart(groups.title, [k for k, _ in outcomes], [v for _, v in outcomes], True))
 
 
 def _notes(doc: ReportDoc, source: Source, previous: Source | None) -> list[str]:

@@ -247,12 +247,32 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class SumColumn:
+    """A column of a report's breakdown: the sum of these figures."""
+
+    label: str
+    figures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RollupReport:
+    """What the report of a rollup breaks down: by office kind, and the offices with the most applications."""
+
+    kind_columns: tuple[SumColumn, ...] = ()
+    top_title: str = ""
+    top_by: str | None = None  # the figure offices are ranked by
+    top_count: int = 10
+    top_columns: tuple[SumColumn, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rollup:
     kind: str  # the office kind a rollup carries
     sheets: dict[str, str]  # role → sheet name
     charts: tuple[Chart, ...]
     headline: tuple[str, ...] = ()  # figures the per-office and by-kind sheets print
     scope: dict[str, str] = field(default_factory=dict)  # level → whose offices (全县各单位 …)
+    report: RollupReport = RollupReport()
 
 
 LEVELS = ("county", "city", "province")  # where a collecting unit sits; rules on 规章 depend on it
@@ -738,11 +758,24 @@ def _expand_rules(raw: dict[str, Any], spec: Spec) -> list[Rule]:
     return rules
 
 
+def _sum_columns(raw: list[dict]) -> tuple[SumColumn, ...]:
+    return tuple(SumColumn(c["label"], tuple(c["figures"])) for c in raw)
+
+
+def _rollup_report(raw: dict[str, Any]) -> RollupReport:
+    top = raw.get("top") or {}
+    return RollupReport(_sum_columns(raw.get("kind_columns") or []), top.get("title", ""), top.get("by"),
+                        int(top.get("count", 10)), _sum_columns(top.get("columns") or []))
+
+
 def _validate_layout(spec: Spec) -> None:
     """Refuse a spec in which two things claim the same cell, or that names figures it does not have."""
-    unknown = [fid for fid in spec.rollup.headline if not spec.has_figure(fid)]
+    rr = spec.rollup.report
+    named = [*spec.rollup.headline, *(f for c in (*rr.kind_columns, *rr.top_columns) for f in c.figures),
+             *([rr.top_by] if rr.top_by else []), *(c.figure for c in spec.rollup.charts if c.figure)]
+    unknown = [fid for fid in named if not spec.has_figure(fid)]
     if unknown:
-        raise SpecError(f"汇总表的 headline 引用了不存在的数据项 {'、'.join(unknown)}")
+        raise SpecError(f"汇总表（headline、report、charts）引用了不存在的数据项 {'、'.join(unknown)}")
     used: dict[tuple[str, str], str] = {}
 
     def claim(sheet: str, cell: str, what: str) -> None:
@@ -819,7 +852,7 @@ def _build(raw: dict[str, Any], sha256: str, path: str) -> Spec:
     tables = tuple(_table(raw, t) for t in raw["tables"])
     r = raw["rollup"]
     rollup = Rollup(r["kind"], dict(r["sheets"]), tuple(Chart(**c) for c in r.get("charts", [])),
-                    tuple(r.get("headline") or ()), dict(r.get("scope") or {}))
+                    tuple(r.get("headline") or ()), dict(r.get("scope") or {}), _rollup_report(r.get("report") or {}))
     meta = Meta(sheets[raw["meta"]["sheet"]], tuple(MetaField(f["key"], f["label"], f["cell"]) for f in raw["meta"]["fields"]))
     g = raw["guide"]
     guide = Guide(sheets[g["sheet"]], dict(g.get("widths") or {}), g["title"], tuple(g["paragraphs"]), g["rules_heading"])

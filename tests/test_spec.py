@@ -241,3 +241,14 @@ def test_a_built_spec_is_cached_and_a_damaged_cache_is_ignored(tmp_path, monkeyp
     entries[0].write_bytes(b"not a pickle")
     again = load_spec(path)
     assert again.layout_sha256 == built.layout_sha256
+
+
+def test_a_rollup_report_naming_an_unknown_figure_is_refused(tmp_path, spec):
+    """The report's breakdowns by office kind come from the spec: a figure it does not have is a spec error."""
+    def mutate(raw):
+        raw["rollup"]["report"]["kind_columns"][0]["figures"] = ["t3.nothing.total"]
+
+    with pytest.raises(SpecError, match="t3.nothing.total"):
+        load_spec(_write_variant(tmp_path, spec, mutate))
+    assert [c.label for c in spec.rollup.report.kind_columns] == ["收到申请（件）", "办结（件）", "行政复议（件）",
+                                                                   "行政诉讼（件）"]
