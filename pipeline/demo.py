@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .audit import audit
 from .check import STATUS_LABELS, CheckReport, check_and_annotate
+from .errors import InputError
 from .fsutil import atomic_write_text
 from .intake import receive
 from .lifecycle import STATE_LABELS
@@ -64,7 +66,7 @@ def blank_template_name(format_id: str) -> str:
 def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
     """Run every step on the samples: templates, the offices' returns, checks with feedback, the
     coordinator's workspace (receive, return, accept, resubmission, reminders, status page),
-    the county rollup and the reports.
+    the county rollup and the reports, and an assessor's audit of the offices' published reports.
 
     :param outdir: folder to write into (created if missing).
     :param year: the report year of the samples.
@@ -168,4 +170,20 @@ def run_demo(outdir: str | Path, year: int = SAMPLE_YEAR) -> DemoResult:
         done = write_report(office, reports / f"{office.stem}_年度报告.{suffix}")
         written.append((done.path, done.doc.title))
     result.steps.append(("年度报告（由数据生成，文字与表格一致；本级文字未填写前只能生成征求意见稿）", written))
+
+    # An assessor's view: the offices' reports as published (web pages), imported, checked and scored.
+    assessed = outdir / "7-评估已公开的报告"
+    pages = assessed / "已公开的报告"
+    for path in county:
+        try:
+            done = write_report(path, pages / f"{path.stem}.html")
+        except (ReportRefused, InputError):
+            continue  # an office whose figures still have errors publishes nothing
+        done.notes_path.unlink(missing_ok=True)  # internal notes are not published
+    audited = audit([pages])
+    book, page = audited.write_xlsx(assessed / "评估结果.xlsx"), audited.write_html(assessed / "评估结果.html")
+    result.steps.append(("评估已公开的报告（要素、数据、格式、雷同，按计分表打分）", [
+        (book, f"{len(audited.rows)}份报告"), (page, "")] + [
+        (None, f"{r.path.name}：{r.score:g}分（错误{r.count('error')}项，提醒{r.count('warning')}项）")
+        for r in audited.rows if not r.error]))
     return result

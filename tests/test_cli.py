@@ -92,6 +92,11 @@ def test_demo_writes_templates_and_samples(tmp_path):
     assert (tmp_path / "d" / "5-工作区" / "报送情况.html").exists()
     assert "计入8个单位" in out and "未计入：青溪县云岭乡人民政府（已退回修改）" in out
     assert "退回 青溪县城关镇人民政府：第五部分“存在的主要问题及改进情况”与石桥镇人民政府的报告完全相同" in out
+    # An assessor's audit of the offices' published reports: the one with errors (QX004) publishes none.
+    assessed = tmp_path / "d" / "7-评估已公开的报告"
+    assert (assessed / "评估结果.xlsx").exists() and (assessed / "评估结果.html").exists()
+    assert "8份报告" in out and "QX007_青溪县住房和城乡建设局_2025.html：100分（错误0项，提醒0项）" in out
+    assert not (assessed / "已公开的报告" / "QX004_青溪县公安局_2025.html").exists()
 
 
 def test_every_command_has_help_and_is_in_the_readme():
