@@ -464,7 +464,7 @@ def status_cmd(
     from .workspace import open_workspace
     try:
         ws = open_workspace(workspace)
-        report = workspace_status(ws)
+        report = workspace_status(ws, history=as_json or html is not None)
         if html is not None:
             if html.suffix.lower() not in (".html", ".htm"):
                 raise UsageError(f"网页文件应以 .html 结尾：{html}")

@@ -69,7 +69,7 @@ def _history(state: OfficeState) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e["time"])
 
 
-def _office(ws: Workspace, state: OfficeState, now: datetime) -> dict[str, Any]:
+def _office(ws: Workspace, state: OfficeState, now: datetime, history: bool = True) -> dict[str, Any]:
     cur = state.current
     shown = cur or state.latest
     return {
@@ -91,7 +91,8 @@ def _office(ws: Workspace, state: OfficeState, now: datetime) -> dict[str, Any]:
             "feedback": cur["feedback_path"]},
         "received_after_review": [v["filename"] for v in state.after_review],
         "note": (state.latest["reason"] if state.status == "unusable" and state.latest else None),
-        "history": [{k: e[k] for k in ("time", "event", "detail", "feedback")} for e in _history(state)],
+        "history": [{k: e[k] for k in ("time", "event", "detail", "feedback")} for e in _history(state)]
+        if history else [],
     }
 
 
@@ -167,8 +168,11 @@ class StatusReport:
             labels=STATE_LABELS, review_labels=REVIEW_LABELS, generated=_when(self.summary["generated_at"]))
 
 
-def workspace_status(ws: Workspace, now: datetime | None = None) -> StatusReport:
-    """Who has submitted, when, whether late, what counts, where review stands, what was answered."""
+def workspace_status(ws: Workspace, now: datetime | None = None, history: bool = True) -> StatusReport:
+    """Who has submitted, when, whether late, what counts, where review stands, what was answered.
+
+    :param history: each office's events too (the JSON and the page show them; the terminal table does not).
+    """
     now = now or ws.now()
     with ws.db() as conn:
         states = office_states(ws, conn, with_data=False)
@@ -176,7 +180,7 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> StatusReport
                         sha256=r["sha256"], note=r["reason"])
                    for r in conn.execute("SELECT * FROM submissions WHERE office_code IS NULL AND duplicate_of IS NULL"
                                          " AND status NOT IN ('pending', 'skipped') ORDER BY id")]
-    offices = [_office(ws, state, now) for state in states.values()]
+    offices = [_office(ws, state, now, history) for state in states.values()]
     # One pass over the offices for every count (at 10,000 offices twenty passes cost a sixth of a second).
     status, review, group = Counter(), Counter(), Counter()
     late = unsent = 0
