@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .assets import asset_text, html_environment
+from .check import severity_label
 from .documents import SUFFIXES
 from .errors import UsageError, XxgkError
 from .findings import Finding
@@ -23,7 +24,6 @@ from .importer import Imported, import_document
 from .reader import Submission, normalize_label
 
 SEVERITIES = ("error", "warning", "info")
-SEVERITY_LABELS = {"error": "错误", "warning": "提醒", "info": "提示"}
 # Findings about a filled workbook that a published report cannot have (its filler, its template).
 _WORKBOOK_ONLY = ("office-", "template-", "structure-", "file-", "formula-")
 
@@ -156,7 +156,7 @@ class AuditReport:
     def table(self) -> tuple[list[str], list[list[Any]]]:
         """The first sheet: one row per report."""
         criteria = self.scorecard.criteria
-        head = (["文件", "单位", "年度", "格式", "发布日期", "各部分", "读出的数", "无法确定的数", "错误", "提醒", "提示",
+        head = (["文件", "单位", "年度", "格式", "发布日期", "各部分", "读出的数", "无法确定的数", "错误", "提醒", "参考",
                  "最相似的报告", "相似度"] + [f"{c.name}（{_num(c.points)}分）" for c in criteria]
                 + [f"总分（{_num(self.scorecard.total)}分）", "说明"])
         body = []
@@ -176,9 +176,10 @@ class AuditReport:
     def finding_rows(self) -> tuple[list[str], list[list[Any]]]:
         """The second sheet: every finding with the line it is about."""
         head = ["文件", "单位", "级别", "代码", "问题", "原文位置"]
-        body = [[r.path.name, r.imported.office if r.imported else "", SEVERITY_LABELS.get(f.severity, f.severity),
+        body = [[r.path.name, r.imported.office if r.imported else "", severity_label(f.severity),
                  f.code, f.message, r.source_of(f)] for r in self.rows for f in r.findings]
-        body += [[r.path.name, "", "提示" if r.skipped else "错误", "not-a-report" if r.skipped else "import-failed",
+        body += [[r.path.name, "", severity_label("info" if r.skipped else "error"),
+                  "not-a-report" if r.skipped else "import-failed",
                   r.error, ""] for r in self.rows if r.error]
         return head, body
 

@@ -639,6 +639,7 @@ def import_cmd(
     format: Optional[FormatChoice] = typer.Option(None, "--format", help="国家格式；缺省时按表格文字识别"),
 ) -> None:
     """把已公开的年度报告（网页、Word、抓取的文字）读成填报表；无法确定的数留空并列出。"""
+    from .check import severity_label
     from .importer import import_report
     results, errors = [], 0
     for source in sources:
@@ -658,7 +659,7 @@ def import_cmd(
             typer.echo(f"{r.path} → {r.workbook}（{r.spec.format}年格式，{r.year or '年度不明'}，"
                        f"{len(r.uncertain)}个数无法确定）")
             for f in r.findings:
-                typer.echo(f"  提醒 {f.message}")
+                typer.echo(f"  {severity_label(f.severity)} {f.message}")
     raise typer.Exit(1 if errors else 0)
 
 
