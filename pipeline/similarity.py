@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from hashlib import blake2b
 from dataclasses import dataclass, field
 
 K = 4  # characters per shingle (candidates)
@@ -36,11 +37,17 @@ def normalise(text: str | None) -> str:
     return _DROP.sub("", _DIGITS.sub("0", text))
 
 
+def _stable(piece: str) -> int:
+    # Not hash(): Python salts it per process, and the MinHash candidates (so rule X4's verdicts on texts that
+    # only partly repeat another) would change from one run to the next.
+    return int.from_bytes(blake2b(piece.encode("utf-8"), digest_size=8).digest(), "little")
+
+
 def shingles(text: str | None) -> frozenset[int]:
     t = normalise(text)
     if len(t) <= K:
-        return frozenset({hash(t)}) if t else frozenset()
-    return frozenset(hash(t[i:i + K]) for i in range(len(t) - K + 1))
+        return frozenset({_stable(t)}) if t else frozenset()
+    return frozenset(_stable(t[i:i + K]) for i in range(len(t) - K + 1))
 
 
 def _runs(t: str) -> frozenset[int]:

@@ -284,8 +284,10 @@ def test_a_large_batch_is_spooled_and_still_compared(tmp_path):
         files.append(_write(tmp_path, values, prose=prose, office={"name": f"局{i}"}, name=f"f{i:02d}.xlsx"))
     copied = consistent_prose(SPEC, _values(seed=100), 2025, "局0", 0)
     copied = {k: own(0, v) for k, v in copied.items()}
+    # The copier writes its own words everywhere but 五, which it takes from 局0.
+    mine = {k: own(999, v) for k, v in consistent_prose(SPEC, _values(seed=7), 2025, "抄袭局", 5).items()}
     files.append(_write(tmp_path, _values(seed=7), office={"name": "抄袭局"}, name="zz.xlsx",
-                        prose={"s5": copied["s5"] + "（本单位）"}))
+                        prose={**mine, "s5": copied["s5"] + "（本单位）"}))
     report = check_paths(files, annotate_dir=tmp_path / "fb", jobs=2)
     assert isinstance(report.files, SpooledResults) and len(report.files) == len(files)
     flagged = {r.office for r in report.files if _found(r, "text-similarity-peer")}
