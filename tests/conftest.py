@@ -39,17 +39,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _need(program: str, package: str) -> None:
-    if not shutil.which(program):
+def _need(program: str, package: str) -> str:
+    """The program's path; Debian puts daemons in /usr/sbin, which a user's PATH may lack."""
+    path = shutil.which(program) or shutil.which(program, path=os.pathsep.join(("/usr/sbin", "/sbin")))
+    if not path:
         if os.environ.get("CI"):
             pytest.fail(f"{package} is required in CI (.ci/run installs it)")
         pytest.skip(f"{program} not installed")
+    return path
 
 
 @pytest.fixture
 def imap_server():
     """A real IMAP server (dovecot) on loopback with one user, zwgk / s3cret-密码."""
-    _need("dovecot", "dovecot-imapd")
+    dovecot = _need("dovecot", "dovecot-imapd")
     base = Path(tempfile.mkdtemp(prefix="xxgk-imap-"))
     os.chmod(base, 0o755)
     for d in ("run", "state", "home"):
@@ -91,7 +94,7 @@ service pop3-login {{
   }}
 }}
 """, encoding="utf-8")
-    proc = subprocess.Popen(["dovecot", "-F", "-c", str(base / "dovecot.conf")],
+    proc = subprocess.Popen([dovecot, "-F", "-c", str(base / "dovecot.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
