@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
-from hashlib import blake2b
 from dataclasses import dataclass, field
 
 K = 4  # characters per shingle (candidates)
@@ -37,17 +36,23 @@ def normalise(text: str | None) -> str:
     return _DROP.sub("", _DIGITS.sub("0", text))
 
 
-def _stable(piece: str) -> int:
-    # Not hash(): Python salts it per process, and the MinHash candidates (so rule X4's verdicts on texts that
-    # only partly repeat another) would change from one run to the next.
-    return int.from_bytes(blake2b(piece.encode("utf-8"), digest_size=8).digest(), "little")
+_MIX = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd: multiplying by it spreads every input bit upwards
 
 
 def shingles(text: str | None) -> frozenset[int]:
+    """The text's 4-grams, hashed the same in every run (Python salts ``hash()`` per process, which would make the
+    MinHash candidates, so rule X4's verdicts on texts that only partly repeat another, change from run to run):
+    each 4-gram's code points as one 128-bit number, multiplied and folded to 64 bits."""
     t = normalise(text)
-    if len(t) <= K:
-        return frozenset({_stable(t)}) if t else frozenset()
-    return frozenset(_stable(t[i:i + K]) for i in range(len(t) - K + 1))
+    if not t:
+        return frozenset()
+    points = t.encode("utf-32-le")
+    width = 4 * min(K, len(t))
+    out = set()
+    for i in range(0, len(points) - width + 1, 4):
+        h = ((int.from_bytes(points[i:i + width], "little") * _MIX) >> 64) & _MASK
+        out.add(h ^ (h >> 29))
+    return frozenset(out)
 
 
 def _runs(t: str) -> frozenset[int]:
