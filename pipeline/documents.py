@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import InputError
 from .reader import normalize_label
+from .textutil import decode_text
 
 _NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 _UNIT = re.compile(r"^(.*?)(万元|元|件|个|项)$")
@@ -302,12 +303,12 @@ def pdf_tokens(path: Path, data: bytes) -> tuple[list[Token], list[int]]:
                 for b in boxes))
             for top, text in _paragraphs(outside.extract_text_lines(keep_blank_chars=False), page):
                 items.append((top, 1, [[Token(text, f"{path.name}第{pno}页")]]))
-            chars = sum(1 for _ in page.chars)
+            chars = len(page.chars)
             covered = sum((i["x1"] - i["x0"]) * (i["bottom"] - i["top"]) for i in page.images)
             if page.images and covered > 0.3 * page.width * page.height and chars < 50:
                 image_pages.append(pno)
             for _, _, rows in sorted(items, key=lambda it: (it[0], it[1])):
-                for row in rows or []:
+                for row in rows:
                     line += 1
                     for tok in row:
                         tok.line = line
@@ -376,9 +377,7 @@ def read_document(path: Path, data: bytes) -> Document:
 
 
 def decode(data: bytes, path: Path) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputError(f"{path} 的编码无法识别")  # pragma: no cover - gb18030 decodes anything
+    text = decode_text(data)
+    if text is None:
+        raise InputError(f"{path} 的编码无法识别")  # pragma: no cover - gb18030 decodes anything
+    return text

@@ -24,7 +24,7 @@ from .documents import SUFFIXES, Document, Token, read_document, text_tokens
 from .errors import InputError, UsageError
 from .findings import Finding, finding
 from .reader import normalize_label
-from .spec import Block, Figure, Spec, Table, available_formats, format_for_year, get_spec
+from .spec import Block, Figure, Spec, SpecError, Table, available_formats, format_for_year, get_spec
 from .template import Filling, office_filename, write_workbook
 
 __all__ = ["Imported", "import_document", "import_report", "import_tokens", "text_tokens", "SUFFIXES"]
@@ -82,6 +82,14 @@ def _format_labels(format_id: str) -> frozenset[str]:
     return frozenset(labels)
 
 
+@functools.lru_cache(maxsize=None)
+def _row_labels(format_id: str, table_id: str | None = None) -> frozenset[str]:
+    """The normalised row labels of a format's tables (or of one table)."""
+    spec = get_spec(format_id)
+    return frozenset(normalize_label(t) for table in spec.tables if table_id in (None, table.id)
+                     for r in table.rows for t in r.labels if t)
+
+
 def format_evidence(tokens: list[Token]) -> dict[str, list[str]]:
     """For each format, the labels only that format has that the report shows.
 
@@ -112,7 +120,7 @@ def detect_format(tokens: list[Token], year: int | None, forced: str | None) -> 
     if year:
         try:
             return format_for_year(year)
-        except Exception:  # noqa: BLE001 - a year before any format: the latest
+        except SpecError:  # a year before any format: the latest
             pass
     return get_spec(sorted(available_formats())[-1])
 
@@ -193,7 +201,7 @@ def _metadata(tokens: list[Token]) -> _Meta:
 def _section_bounds(spec: Spec, tokens: list[Token]) -> dict[str, int]:
     """Where each of the six sections starts (token index), by its heading."""
     keywords = {s.id: s.import_keywords for s in spec.sections}
-    row_labels = {normalize_label(t) for table in spec.tables for r in table.rows for t in r.labels}
+    row_labels = _row_labels(spec.format)
     starts: dict[str, int] = {}
     for i, tok in enumerate(tokens):
         text = unicodedata.normalize("NFKC", tok.text).strip()
@@ -430,7 +438,7 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
     starts = _section_bounds(spec, tokens)
     order = sorted(starts.items(), key=lambda kv: kv[1])
     ends = {sid: (order[i + 1][1] if i + 1 < len(order) else len(tokens)) for i, (sid, _) in enumerate(order)}
-    row_labels = {normalize_label(t) for table in spec.tables for r in table.rows for t in r.labels if t}
+    row_labels = _row_labels(spec.format)
     pictures = images or image_pages
     if pictures and not any(t.norm in row_labels for t in tokens):
         where = f"第{'、'.join(map(str, image_pages))}页" if image_pages else f"{images}张图片"
@@ -445,7 +453,7 @@ def import_tokens(tokens: list[Token], path: Path, sha256: str, *, year: int | N
                          code="import-section-missing", label=heading)
             continue
         part = tokens[starts[section]:ends[section]]
-        own = {normalize_label(t) for r in table.rows for t in r.labels if t}
+        own = _row_labels(spec.format, table.id)
         if pictures and own and not any(t.norm in own for t in part):
             # The section is there, its table is not: a picture of it (the document has pictures).
             placer.doubt(_table_figures(spec, table.id), "表格为图片，无法核对数据", f"表{table.table}",

@@ -24,7 +24,7 @@ from .fsutil import atomic_path
 from .xlsxpatch import lock_structure, rewrite_parts
 from .rules import computed_formula, live_check, live_instances, summary_check
 from .spec import OfficeField, Spec, Table, format_for_year, get_spec, split_cell
-from .textutil import display_width, visible_text
+from .textutil import decode_text, display_width, visible_text
 from .xlexpr import Expr, col_index, is_number
 
 # What fits across an A4 page at 100% between default margins, in column-width units (LibreOffice draws
@@ -435,12 +435,10 @@ def _roster_rows(path: Path) -> list[list[str]]:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"无法读取名单文件 {path}：{exc.strerror}") from exc
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return list(csv.reader(io.StringIO(raw.decode(encoding))))
-        except UnicodeDecodeError:
-            continue
-    raise InputError(f"名单文件 {path} 的编码无法识别")  # pragma: no cover - gb18030 decodes any bytes
+    text = decode_text(raw)
+    if text is None:
+        raise InputError(f"名单文件 {path} 的编码无法识别")  # pragma: no cover - gb18030 decodes any bytes
+    return list(csv.reader(io.StringIO(text)))
 
 
 MAX_ROSTER_BYTES = 5 * 1024 * 1024  # a province's roster of 100,000 offices is about 5 MB

@@ -29,6 +29,16 @@ def table(header: list[str], rows: list[list[str]], gap: int = 2) -> list[str]:
     return out
 
 
+def decode_text(data: bytes) -> str | None:
+    """Text as Chinese offices save it: UTF-8 (with or without a BOM) or GB18030 (Windows tools); None if neither."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def cn_date(d) -> str:
     """A date as official Chinese text writes it: 2026年1月31日 (no leading zeros)."""
     return f"{d.year}年{d.month}月{d.day}日"
