@@ -1157,9 +1157,15 @@ def live_check(spec: Spec, inst: RuleInstance, level: str = "county") -> Expr | 
     return inst.rule.impl.live(spec, inst, level)
 
 
+def live_checks(spec: Spec, level: str = "county") -> list[tuple[RuleInstance, Expr]]:
+    """Every rule instance that has a check cell in the template, in spec order, with its formula (built once)."""
+    return spec.derived(("live_checks", level), lambda: [
+        (i, expr) for r in spec.rules for i in r.instances if (expr := live_check(spec, i, level)) is not None])
+
+
 def live_instances(spec: Spec, level: str = "county") -> list[RuleInstance]:
     """Every rule instance that has a check cell in the template, in spec order."""
-    return [i for r in spec.rules for i in r.instances if live_check(spec, i, level) is not None]
+    return [i for i, _ in live_checks(spec, level)]
 
 
 def _count_failing(spec: Spec, instances: list[RuleInstance]) -> Expr:
@@ -1173,7 +1179,11 @@ def _count_failing(spec: Spec, instances: list[RuleInstance]) -> Expr:
 
 
 def summary_check(spec: Spec, level: str = "county") -> Expr:
-    """The office sheet's one-line verdict: errors to fix first, then warnings to look at."""
+    """The office sheet's one-line verdict: errors to fix first, then warnings to look at (built once)."""
+    return spec.derived(("summary_check", level), lambda: _summary_check(spec, level))
+
+
+def _summary_check(spec: Spec, level: str) -> Expr:
     summary = spec.office.summary
     live = live_instances(spec, level)
     errors = _count_failing(spec, [i for i in live if i.rule.severity == "error"])

@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import SpecError
 
@@ -440,6 +440,13 @@ class Spec:
         self._by_id = {f.id: f for f in self.figures}
         self._labels: list[Label] | None = None
         self._layout: str | None = None
+        self._derived: dict[Any, Any] = {}
+
+    def derived(self, key: Any, build: Callable[[], Any]) -> Any:
+        """What another module derives from this spec alone (expression trees, say), built once per spec."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     def sheet_name(self, sheet_id: str) -> str:
         return self.sheets[sheet_id]

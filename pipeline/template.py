@@ -22,7 +22,7 @@ from . import __version__
 from .errors import InputError
 from .fsutil import atomic_path
 from .xlsxpatch import lock_structure, rewrite_parts
-from .rules import computed_formula, live_check, live_instances, summary_check
+from .rules import computed_formula, live_checks, summary_check
 from .spec import OfficeField, Spec, Table, format_for_year, get_spec, split_cell
 from .textutil import decode_text, display_width, visible_text
 from .xlexpr import Expr, col_index, is_number
@@ -288,10 +288,10 @@ class _Writer:
 
     def write_checks(self) -> None:
         spec = self.spec
-        for inst in live_instances(spec, self.level):
+        for inst, expr in live_checks(spec, self.level):
             p = inst.placement
             target = f"{p.cell}:{p.merge_to}" if p.merge_to else p.cell
-            self.put_formula(p.sheet, target, live_check(spec, inst, self.level), self.fmt["check"])
+            self.put_formula(p.sheet, target, expr, self.fmt["check"])
             self._color(p.sheet, p.cell, spec.ok_text, inst.rule.messages.get("live_prefix", "提醒："))
             self.wb.define_name(spec.name_for(f"check.{inst.rule.id}.{inst.key or 'all'}"), _abs_ref(p.sheet, p.cell))
 

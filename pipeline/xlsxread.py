@@ -8,8 +8,7 @@ states, cells (value, formula, cached result), merged ranges, sheet protection,
 workbook structure lock and defined names. Macros are never run (nothing here
 executes anything); sizes are bounded, and XML with a document type declaration is
 refused before parsing, so no entity can be defined, expanded or fetched (what
-defusedxml guards against, at the speed of the C parser; openpyxl, used for
-writing annotations, parses with defusedxml itself).
+defusedxml guards against, at the speed of the C parser).
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ MAX_STYLES = 20_000  # cell formats (Excel itself allows 64,000; the template ha
 
 # What a damaged zip raises: bad structure, bad deflate data, truncation, an encrypted member
 # (RuntimeError), an unknown compression method or zip version (NotImplementedError).
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError, NotImplementedError)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError, NotImplementedError)
 
 
 class WorkbookError(Exception):
@@ -130,7 +129,7 @@ class _Zip:
     def __init__(self, source: str | IO[bytes]):
         try:
             self.zf = zipfile.ZipFile(source)
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             raise WorkbookError("file-corrupt", str(exc)) from exc
         infos = self.zf.infolist()
         names = [i.filename for i in infos]
@@ -155,7 +154,7 @@ class _Zip:
         try:
             with self.zf.open(info) as fh:
                 data = fh.read(MAX_PART_BYTES + 1)
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             # RuntimeError: an encrypted zip member; the rest: truncated or damaged data.
             raise WorkbookError("file-corrupt", f"{name}: {exc}") from exc
         if len(data) > MAX_PART_BYTES:
@@ -451,7 +450,7 @@ def iter_rows(source: str | IO[bytes], sheet_name: str, max_col: int | None = No
                     yield row_num, values
         except DefusedXmlException as exc:
             raise WorkbookError("file-unsafe-xml", f"{part}: DTD") from exc
-        except (ET.ParseError, *_ZIP_ERRORS) as exc:
+        except (ET.ParseError, *ZIP_ERRORS) as exc:
             raise WorkbookError("file-corrupt", f"{part}: {exc}") from exc
     finally:
         z.zf.close()

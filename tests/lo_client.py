@@ -104,10 +104,14 @@ def run(desktop, job):
     doc.calculateAll()
     after = [cell(s, a).getString() for s, a in job["read"]]
     protected = {name: sheets.getByName(name).isProtected() for name in sheets.ElementNames}
+    # What a person sees on a cell: its note (comment) and its background colour (RGB as an integer).
+    notes = [cell(s, a).getAnnotation().getString() for s, a in job.get("notes", [])]
+    colors = [cell(s, a).CellBackColor for s, a in job.get("notes", [])]
     out = uno.systemPathToFileUrl(job["output"])
     doc.storeToURL(out, (prop("FilterName", "Calc MS Excel 2007 XML"),))
     doc.close(True)
-    return {"before": before, "after": after, "refused": refused, "protected": protected}
+    return {"before": before, "after": after, "refused": refused, "protected": protected, "notes": notes,
+            "colors": colors}
 
 
 if __name__ == "__main__":

@@ -38,14 +38,15 @@ if not _have_libreoffice():
     pytest.skip("LibreOffice Calc / python3-uno not installed", allow_module_level=True)
 
 
-def run_calc(tmp_path, src, writes, read):
-    out = tmp_path / "saved-by-calc.xlsx"
+def run_calc(tmp_path, src, writes, read, notes=()):
+    out = tmp_path / f"saved-by-calc-{Path(src).stem}.xlsx"
     job = {
         "input": str(src),
         "output": str(out),
         "profile": str(tmp_path / "lo-profile"),
         "writes": writes,
         "read": read,
+        "notes": [list(n) for n in notes],
     }
     proc = subprocess.run(
         [SYSTEM_PYTHON, str(CLIENT)], input=json.dumps(job), capture_output=True, text=True, timeout=300
@@ -275,3 +276,48 @@ def test_the_workbooks_own_checks_agree_with_the_checker(tmp_path):
             assert (after == spec.ok_text) == verdicts[key], (path.name, key, after,
                                                               [f.message for f in result.findings if f.rule == key[0]])
     assert judged > 150 and failing > 15  # both outcomes were really compared
+
+
+def test_feedback_shows_in_calc_and_comes_back_for_round_two(tmp_path):
+    """The feedback workbook as the office sees it in Calc: the 校验结果 sheet first, each finding's cell red
+    with our note on it. The clerk corrects one figure in that copy, Calc saves it and it is sent back: the
+    second feedback, made from Calc's package, has only the remaining finding, and no note or colour of the
+    first round."""
+    from pipeline.annotate import AUTHOR, FILL_RGB, INPUT_RGB, annotate
+    from pipeline.check import check_paths
+
+    spec = get_spec("2021")
+    office = {"name": "测试镇人民政府", "kind": "乡镇", "code": "LO05", "year": 2025,
+              "filler": "赵六", "phone": "1", "date": "2026-01-05"}
+    values = consistent_values(spec, random.Random(21), office_kind="乡镇")
+    prose = consistent_prose(spec, values, 2025)
+    values["t3.new.natural"] += 2  # breaks F1 on the 自然人 column
+    values["t4.review.upheld"] = "/"  # not a number
+    src = write_workbook(spec, tmp_path / "镇.xlsx", Filling(office=office, values=values, prose=prose))
+    first = check_paths([src]).files[0]
+    marked = sorted({(f.sheet, f.cell) for f in first.findings if f.sheet and f.cell})
+    new, review = spec.figure("t3.new.natural"), spec.figure("t4.review.upheld")
+    assert {(new.sheet, new.cell), (review.sheet, review.cell)} <= set(marked)
+    feedback = annotate(first, tmp_path / "fb")
+
+    seen, corrected = run_calc(tmp_path, feedback, [[review.sheet, review.cell, 0]], [], notes=marked)
+    assert list(seen["protected"])[0] == spec.feedback_sheet  # sheets in tab order
+    for (sheet, cell), note, color in zip(marked, seen["notes"], seen["colors"]):
+        assert note.startswith("【错误】") or note.startswith("【提醒】"), (sheet, cell, note)
+        assert f"{color:06X}" in FILL_RGB.values(), (sheet, cell, color)
+
+    second = check_paths([corrected]).files[0]
+    assert {(f.sheet, f.cell) for f in second.findings if f.sheet and f.cell} == {(new.sheet, new.cell)} | {
+        (f.sheet, f.cell) for f in first.findings if f.code == "prose-table-mismatch"}
+    again = annotate(second, tmp_path / "fb2")
+    seen2, _ = run_calc(tmp_path, again, [], [], notes=[(review.sheet, review.cell), (new.sheet, new.cell)])
+    assert seen2["notes"][0] == "" and f"{seen2['colors'][0]:06X}" == INPUT_RGB  # corrected: as the template had it
+    assert seen2["notes"][1].startswith("【错误】") and f"{seen2['colors'][1]:06X}" == FILL_RGB["error"]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(again)
+    assert wb.sheetnames.count(spec.feedback_sheet) == 1 and wb.sheetnames[0] == spec.feedback_sheet
+    ours = [(ws.title, c.coordinate) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+            if c.comment is not None and c.comment.author == AUTHOR]
+    assert ours == [(new.sheet, new.cell)] + [(f.sheet, f.cell) for f in second.findings
+                                               if f.code == "prose-table-mismatch"]
