@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from .budget import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, BudgetExceeded, budget
 from .errors import UsageError
@@ -117,22 +117,12 @@ class FileResult:
         }
 
 
-@dataclass
-class PeerText:
-    """What comparing a batch's texts needs of one result (rule X4): a large batch keeps only this in memory."""
-
-    path: Path
-    office: str | None
-    readable: bool
-    format: str | None
-    identified_by: str | None
-    prose: dict[str, str]
-
-    @classmethod
-    def of(cls, r: FileResult) -> "PeerText":
-        compared = _compared_sections(r.format) if r.readable and r.format else set()
-        return cls(r.path, r.office, r.readable, r.format, r.identified_by,
-                   {k: v for k, v in r.prose.items() if k in compared})
+def _for_comparing(r: FileResult) -> FileResult:
+    """A large batch's result as the spool keeps it: no workbook or figures, only the texts rule X4 compares."""
+    slim = r.slim(texts=False)
+    compared = _compared_sections(r.format) if r.readable and r.format else set()
+    slim.prose = {k: v for k, v in r.prose.items() if k in compared}
+    return slim
 
 
 def _compared_sections(format_id: str) -> set[str]:
@@ -150,13 +140,22 @@ class SpooledResults(Sequence):
     def __init__(self) -> None:
         self._fh = tempfile.TemporaryFile()
         self._offsets = array("q")
-        self.extra: dict[int, tuple[list[Outcome], list[Finding]]] = {}
+        self._extra = array("q")  # where the findings added later are, or -1
         self.common: list[Finding] = []
 
-    def append(self, result: FileResult) -> None:
+    def _dump(self, value: Any) -> int:
         self._fh.seek(0, os.SEEK_END)
-        self._offsets.append(self._fh.tell())
-        pickle.dump(result, self._fh, pickle.HIGHEST_PROTOCOL)
+        at = self._fh.tell()
+        pickle.dump(value, self._fh, pickle.HIGHEST_PROTOCOL)
+        return at
+
+    def append(self, result: FileResult) -> None:
+        self._offsets.append(self._dump(result))
+        self._extra.append(-1)
+
+    def add(self, i: int, outcomes: list[Outcome], findings: list[Finding]) -> None:
+        """Outcomes and findings for result ``i`` found after it was spooled (written to the spool too)."""
+        self._extra[i] = self._dump((outcomes, findings))
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -168,7 +167,10 @@ class SpooledResults(Sequence):
             i += len(self)
         self._fh.seek(self._offsets[i])
         result: FileResult = pickle.load(self._fh)
-        outcomes, findings = self.extra.get(i, ((), ()))
+        outcomes, findings = ((), ())
+        if self._extra[i] >= 0:
+            self._fh.seek(self._extra[i])
+            outcomes, findings = pickle.load(self._fh)
         result.outcomes += outcomes
         result.findings += [*findings, *self.common]
         return result
@@ -457,7 +459,7 @@ def _check_file(path: Path, year: int | None, previous: Previous | None, annotat
                 limits: tuple[float | None, float | None] = (DEFAULT_SECONDS, DEFAULT_MEMORY_MB)) -> FileResult:
     """Read, check and (optionally) annotate one file within the budget; a crash is that file's finding."""
     if annotate_dir is not None:
-        from .annotate import annotate  # openpyxl: only when feedback workbooks are wanted
+        from .annotate import annotate  # only when feedback workbooks are wanted
 
     def run() -> FileResult:
         result = check_submission(read_submission(path), year=year, previous=previous, level=level)
@@ -498,17 +500,18 @@ def feedback_names(files: list[Path]) -> list[str | None]:
 PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
 
 
-def peer_findings(results: Sequence[FileResult | PeerText]) -> dict[int, list[tuple[Outcome, Finding | None]]]:
-    """The texts of a batch compared with each other (rule X4): which file copies another, by index in ``results``."""
+def peer_findings(results: Sequence[FileResult], on_disk: bool = False
+                  ) -> Iterator[tuple[int, list[tuple[Outcome, Finding | None]]]]:
+    """The texts of a batch compared with each other (rule X4): which file copies another, by index in ``results``,
+    one file at a time. ``on_disk``: the texts are indexed in a temporary file (a large, spooled batch)."""
     from .rules import Context
     from .similarity import PeerIndex
     from .spec import get_spec
 
-    out: dict[int, list[tuple[Outcome, Finding | None]]] = {}
-    by_format: dict[str, list[int]] = {}
+    by_format: dict[str, array] = {}
     for i, r in enumerate(results):
         if r.readable and r.format and r.prose:
-            by_format.setdefault(r.format, []).append(i)
+            by_format.setdefault(r.format, array("q")).append(i)
     for fmt, members in by_format.items():
         if len(members) < 2:
             continue
@@ -516,19 +519,22 @@ def peer_findings(results: Sequence[FileResult | PeerText]) -> dict[int, list[tu
         rules = [rule for rule in spec.rules if rule.kind == "similarity" and rule.instances[0].params.against == "peers"]
         if not rules:
             continue
-        index = PeerIndex()
-        compared = {s for rule in rules for s in rule.instances[0].params.sections}  # 一、五、六, not each topic
-        for i in members:
-            r = results[i]
-            for section, text in r.prose.items():
-                if section in compared:
-                    index.add(str(i), r.office or r.path.name, section, text)
-        for i in members:
-            r = results[i]
-            cells = {} if r.identified_by == "labels" else {f.id: (spec.prose.sheet, f.cell) for f in spec.prose.fields}
-            ctx = Context(spec, {}, {}, {}, prose=r.prose, prose_cells=cells, peers=index, peer_key=str(i))
-            out[i] = [x for rule in rules for x in rule.impl.check_all(rule, ctx)]
-    return out
+        index = PeerIndex(on_disk=on_disk)
+        try:
+            compared = {s for rule in rules for s in rule.instances[0].params.sections}  # 一、五、六, not each topic
+            for i in members:
+                r = results[i]
+                for section, text in r.prose.items():
+                    if section in compared:
+                        index.add(str(i), r.office or r.path.name, section, text)
+            cells = {f.id: (spec.prose.sheet, f.cell) for f in spec.prose.fields}
+            for i in members:
+                r = results[i]
+                ctx = Context(spec, {}, {}, {}, prose=r.prose, prose_cells={} if r.identified_by == "labels" else cells,
+                              peers=index, peer_key=str(i))
+                yield i, [x for rule in rules for x in rule.impl.check_all(rule, ctx)]
+        finally:
+            index.close()
 
 
 def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previous: str | Path | None = None,
@@ -563,14 +569,9 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
     tasks = [(p, year, prev, annotate_to, level, n, limits) for p, n in zip(files, names)]
     keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
     results: list[FileResult] | SpooledResults = [] if keep else SpooledResults()
-    texts: list[PeerText] = []
 
     def take(i: int, result: FileResult) -> None:
-        if keep:
-            results.append(result)
-        else:  # a large batch: the result to the spool, its compared texts kept for rule X4
-            texts.append(PeerText.of(result))
-            results.append(result.slim(texts=False))
+        results.append(result if keep else _for_comparing(result))
         if progress:
             progress(i, len(tasks))
 
@@ -581,13 +582,13 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
                 take(i, result)
-    for i, found in peer_findings(results if keep else texts).items():
+    for i, found in peer_findings(results, on_disk=not keep):
         outcomes, extra = [o for o, _ in found], [f for _, f in found if f is not None]
         if keep:
             results[i].outcomes += outcomes
             results[i].findings += extra
         else:
-            results.extra[i] = (outcomes, extra)
+            results.add(i, outcomes, extra)
         if extra:
             r = results[i]
             if annotate_to is not None and r.annotated is not None:

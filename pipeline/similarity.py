@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 K = 4  # characters per shingle (candidates)
 RUN = 8  # characters a repeated run must have to count (the measure)
@@ -115,24 +115,20 @@ class _Doc:
     source: int = 0  # hash of the text as given: asked about itself, the index reuses what it computed
 
 
-@dataclass
-class PeerIndex:
-    """The texts of many offices by section, for "which other office wrote (nearly) the same?".
-
-    Buckets are keyed by the hash of each band and hold one office's key (most do) or a set of them:
+class _MemoryStore:
+    """Documents and LSH buckets in dicts. Buckets hold one office's key (most do) or a set of them:
     at 10,000 offices a tuple and a set per band came to some 200 MB."""
 
-    docs: dict[tuple[str, str], _Doc] = field(default_factory=dict)  # (section, key) → text
-    buckets: dict[int, str | set[str]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], _Doc] = {}
+        self.buckets: dict[int, str | set[str]] = {}
 
-    def add(self, key: str, name: str, section: str, text: str | None) -> None:
-        sh = shingles(text)
-        self.remove(key, section)
-        if not sh:
-            return
-        sig = _compact(_signature(sh))
-        self.docs[(section, key)] = _Doc(name, sig, normalise(text), len(sh), hash(text))
-        for band in _bands(section, sig):
+    def get(self, section: str, key: str) -> _Doc | None:
+        return self.docs.get((section, key))
+
+    def put(self, section: str, key: str, doc: _Doc, bands: list[int]) -> None:
+        self.docs[(section, key)] = doc
+        for band in bands:
             held = self.buckets.get(band)
             if held is None:
                 self.buckets[band] = key
@@ -141,15 +137,94 @@ class PeerIndex:
             elif held != key:
                 self.buckets[band] = {held, key}
 
+    def delete(self, section: str, key: str, bands: list[int]) -> None:
+        del self.docs[(section, key)]
+        for band in bands:
+            held = self.buckets.get(band)
+            if held == key:
+                del self.buckets[band]
+            elif isinstance(held, set):
+                held.discard(key)
+
+    def candidates(self, bands: list[int]) -> set[str]:
+        out: set[str] = set()
+        for band in bands:
+            held = self.buckets.get(band)
+            if isinstance(held, set):
+                out |= held
+            elif held is not None:
+                out.add(held)
+        return out
+
+
+class _DiskStore:
+    """The same in a temporary SQLite file: a province's batch (100,000 offices, a few texts each) is compared
+    with memory that does not grow with it. The file goes when the index is closed or collected."""
+
+    def __init__(self) -> None:
+        import sqlite3
+        import tempfile
+
+        self._dir = tempfile.TemporaryDirectory(prefix="xxgk-peers-")
+        self.db = sqlite3.connect(f"{self._dir.name}/peers.db", isolation_level=None)
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
+            "CREATE TABLE doc(section TEXT, key TEXT, name TEXT, sig BLOB, text TEXT, shingles INTEGER,"
+            " source INTEGER, PRIMARY KEY(section, key)) WITHOUT ROWID;"
+            "CREATE TABLE band(hash INTEGER, key TEXT); CREATE INDEX band_hash ON band(hash); BEGIN;")
+
+    def get(self, section: str, key: str) -> _Doc | None:
+        row = self.db.execute("SELECT name, sig, text, shingles, source FROM doc WHERE section=? AND key=?",
+                              (section, key)).fetchone()
+        if row is None:
+            return None
+        sig = array("Q")
+        sig.frombytes(row[1])
+        return _Doc(row[0], sig, row[2], row[3], row[4])
+
+    def put(self, section: str, key: str, doc: _Doc, bands: list[int]) -> None:
+        self.db.execute("INSERT INTO doc VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (section, key, doc.name, doc.sig.tobytes(), doc.text, doc.shingles, doc.source))
+        self.db.executemany("INSERT INTO band VALUES (?, ?)", [(band, key) for band in bands])
+
+    def delete(self, section: str, key: str, bands: list[int]) -> None:
+        self.db.execute("DELETE FROM doc WHERE section=? AND key=?", (section, key))
+        self.db.executemany("DELETE FROM band WHERE hash=? AND key=?", [(band, key) for band in bands])
+
+    def candidates(self, bands: list[int]) -> set[str]:
+        marks = ",".join("?" * len(bands))
+        return {k for (k,) in self.db.execute(f"SELECT key FROM band WHERE hash IN ({marks})", bands)}
+
+    def close(self) -> None:
+        self.db.close()
+        self._dir.cleanup()
+
+
+class PeerIndex:
+    """The texts of many offices by section, for "which other office wrote (nearly) the same?".
+
+    :param on_disk: keep the texts, signatures and buckets in a temporary SQLite file instead of memory
+        (for batches whose texts would not fit: call :meth:`close` when done)."""
+
+    def __init__(self, on_disk: bool = False) -> None:
+        self.store: _MemoryStore | _DiskStore = _DiskStore() if on_disk else _MemoryStore()
+
+    def close(self) -> None:
+        if isinstance(self.store, _DiskStore):
+            self.store.close()
+
+    def add(self, key: str, name: str, section: str, text: str | None) -> None:
+        sh = shingles(text)
+        self.remove(key, section)
+        if not sh:
+            return
+        sig = _compact(_signature(sh))
+        self.store.put(section, key, _Doc(name, sig, normalise(text), len(sh), hash(text)), _bands(section, sig))
+
     def remove(self, key: str, section: str) -> None:
-        doc = self.docs.pop((section, key), None)
+        doc = self.store.get(section, key)
         if doc is not None:
-            for band in _bands(section, doc.sig):
-                held = self.buckets.get(band)
-                if held == key:
-                    del self.buckets[band]
-                elif isinstance(held, set):
-                    held.discard(key)
+            self.store.delete(section, key, _bands(section, doc.sig))
 
     def most_similar(self, section: str, text: str | None, exclude: str | None = None) -> tuple[str, float] | None:
         """The other text of this section that ``text`` repeats most: (its office's name, :func:`similarity`)."""
@@ -158,7 +233,7 @@ class PeerIndex:
 
     def best(self, section: str, text: str | None, exclude: str | None = None) -> tuple[str, str, float] | None:
         """(key, name, similarity) of the other text of this section that ``text`` repeats most."""
-        own = self.docs.get((section, exclude)) if exclude is not None else None
+        own = self.store.get(section, exclude) if exclude is not None else None
         if own is not None and text and own.source == hash(text):
             n, sig, t = own.shingles, own.sig, own.text  # the text indexed under ``exclude``: as computed then
         else:
@@ -166,35 +241,28 @@ class PeerIndex:
             if not sh:
                 return None
             n, sig, t = len(sh), _compact(_signature(sh)), normalise(text)
-        candidates: set[str] = set()
-        for band in _bands(section, sig):
-            held = self.buckets.get(band)
-            if isinstance(held, set):
-                candidates |= held
-            elif held is not None:
-                candidates.add(held)
+        candidates = self.store.candidates(_bands(section, sig))
         candidates.discard(exclude)
         hashes = _run_hashes(t)
         best = None
-        for key in self._worth_measuring(section, n, sig, candidates):
-            doc = self.docs[(section, key)]
+        for key, doc in self._worth_measuring(section, n, sig, candidates):
             score = repeated(t, _runs(doc.text), hashes)
             if best is None or score > best[2] or (score == best[2] and doc.name < best[1]):
                 best = (key, doc.name, score)
         return best
 
-    def _worth_measuring(self, section: str, n: int, sig: array, candidates: set[str]) -> list[str]:
+    def _worth_measuring(self, section: str, n: int, sig: array, candidates: set[str]) -> list[tuple[str, _Doc]]:
         """The candidates whose texts could hold much of this one, by the MinHash estimate of how much of its
         4-grams they contain; always the closest few. Texts that share only stock phrases with many others
         (every office's boilerplate) would otherwise be measured exactly against each, n² in a large batch."""
         scored = []
         for key in candidates:
-            doc = self.docs[(section, key)]
+            doc = self.store.get(section, key)
             jaccard = sum(a == b for a, b in zip(sig, doc.sig)) / len(sig)
             contained = jaccard * (n + doc.shingles) / ((1 + jaccard) * n)
-            scored.append((-contained, key))
-        scored.sort()
-        return [key for i, (neg, key) in enumerate(scored) if i < CLOSEST or -neg >= MEASURE_FROM]
+            scored.append((-contained, key, doc))
+        scored.sort(key=lambda x: (x[0], x[1]))
+        return [(key, doc) for i, (neg, key, doc) in enumerate(scored) if i < CLOSEST or -neg >= MEASURE_FROM]
 
 
 def _compact(sig: tuple[int, ...]) -> array:

@@ -32,7 +32,35 @@ def test_the_index_gives_the_same_answers_in_every_run():
             "a = '本单位坚持以公开为常态不公开为例外全面推进决策执行管理服务结果公开' * 3\n"
             "b = a[:40] + '另外写了一些完全不同的内容以便测试部分重复的情况' * 3\n"
             "i = PeerIndex(); i.add('1', '甲', 's1', a); i.add('2', '乙', 's1', b)\n"
-            "print(sorted(shingles(a))[:5], i.buckets.__len__(), i.best('s1', b, exclude='2'))\n")
+            "print(sorted(shingles(a))[:5], i.store.buckets.__len__(), i.best('s1', b, exclude='2'))\n")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1, outs
+
+
+def test_the_index_on_disk_answers_as_the_one_in_memory():
+    """A province's batch indexes its texts in a temporary SQLite file: the same candidates, the same
+    measure, the same best match as in memory, also after texts are replaced and removed."""
+    import random
+
+    from pipeline.similarity import PeerIndex
+
+    rng = random.Random(5)
+    words = ["政府信息公开", "主动公开", "依申请公开", "行政复议", "平台建设", "监督保障", "本机关", "年度", "工作要点"]
+    base = ["".join(rng.choice(words) + chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(40)) for _ in range(30)]
+    texts = {str(i): t for i, t in enumerate(base)}
+    texts["30"] = base[3][:200] + "本单位另写的结尾" * 5  # copies most of office 3
+    texts["31"] = base[7]  # all of office 7
+    memory, disk = PeerIndex(), PeerIndex(on_disk=True)
+    try:
+        for index in (memory, disk):
+            for key, text in texts.items():
+                index.add(key, f"单位{key}", "s1", text)
+            index.add("5", "单位5", "s1", base[9])  # replaced: now a copy of office 9
+            index.remove("8", "s1")
+        for key, text in [*texts.items(), ("5", base[9])]:
+            assert memory.best("s1", text, exclude=key) == disk.best("s1", text, exclude=key), key
+        assert disk.best("s1", texts["31"], exclude="31")[:2] == ("7", "单位7")
+        assert disk.best("s1", base[9], exclude="9")[0] == "5" and (disk.best("s1", base[8]) or ("",))[0] != "8"
+    finally:
+        disk.close()
