@@ -72,15 +72,23 @@ def parse_year(value: Any) -> int | None:
     return None
 
 
+_FOLD = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "，": ",", "—": "-", "－": "-"})
+_SPACE = re.compile(r"\s+")
+
+
 def normalize_label(text: Any) -> str:
     """Label text for matching: full-/half-width folded, whitespace and quote styles ignored."""
     if not isinstance(text, str):
         return ""
-    t = unicodedata.normalize("NFKC", text)
-    t = re.sub(r"\s+", "", t)
-    return t.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "，": ",", "—": "-", "－": "-"}))
+    return _normalized(text)
 
 
+@functools.lru_cache(maxsize=8192)  # every workbook from the template has the same labels
+def _normalized(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).translate(_FOLD)
+
+
+@functools.lru_cache(maxsize=8192)  # every workbook from the template has the same defined names
 def parse_ref(ref: str) -> tuple[str, str] | None:
     """"'表三 依申请公开'!$D$5" → ("表三 依申请公开", "D5")."""
     m = _REF_RE.match(ref.strip())

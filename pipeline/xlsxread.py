@@ -19,6 +19,7 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import IO, Any, Collection, Iterator
 
 import xml.etree.ElementTree as ET
@@ -105,8 +106,17 @@ class Workbook:
         return self.sheets.get(name)
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    """A tag's local name ("{namespace}c" → "c"); the few tags a workbook uses are remembered."""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL_NAMES) < 4096:  # a hostile file's invented tags do not grow it without end
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _attr(el, name: str) -> str | None:
@@ -228,6 +238,7 @@ def merged_area(refs: list[str]) -> int:
     return total
 
 
+@lru_cache(maxsize=16384)  # the template's merged ranges, in every workbook
 def _split(ref: str) -> tuple[int, int]:
     letters = ref.rstrip("0123456789$").replace("$", "").upper()
     digits = ref[len(ref.rstrip("0123456789")):]
@@ -243,8 +254,12 @@ def _shared_strings(z: _Zip, target: str | None) -> list[str]:
         raise WorkbookError("file-too-complex", "文字条目过多")
     root = parse_xml(target, text)
     out = []
+    plain = root.tag[:-len("sst")] + "t"  # <si><t>text</t></si>, as most strings are
     for si in root:
         if _local(si.tag) != "si":
+            continue
+        if len(si) == 1 and si[0].tag == plain:
+            out.append(si[0].text or "")
             continue
         # Rich text: concatenate runs; skip phonetic (rPh) guides.
         out.append("".join(t.text or "" for t in si.iter() if _local(t.tag) == "t" and not _in_rph(si, t)))
@@ -274,6 +289,44 @@ def _rels(z: _Zip, part: str) -> dict[str, str]:
     return out
 
 
+# Parts of a worksheet no reader here looks at, cut before parsing: the template's data validations and
+# conditional formats are half of each sheet's XML.
+_UNREAD = ("dataValidations", "conditionalFormatting", "extLst")
+_UNREAD_PREFIXED = re.compile(r"<([A-Za-z_][\w.-]*:(?:dataValidations|conditionalFormatting|extLst))\b[^>]*?"
+                              r"(?:/>|>.*?</\1>)", re.S)
+
+
+def _cut_unread(text: str) -> str:
+    """The sheet's XML without those elements (also prefixed); an element left unclosed stays for the parser."""
+    if "<![CDATA[" in text or "<!--" in text:
+        return text  # markup inside text or comments: only the parser can tell where elements are
+    spans = []
+    for name in _UNREAD:
+        i = text.find("<" + name)
+        while i >= 0:
+            j = i + 1 + len(name)
+            if text[j:j + 1] not in (" ", ">", "/", "\t", "\n", "\r"):
+                i = text.find("<" + name, j)  # a longer name that starts the same
+                continue
+            close = text.find(">", j)
+            end = close + 1 if close > 0 and text[close - 1] == "/" else text.find("</" + name + ">", close)
+            if close < 0 or end < 0:
+                break
+            end = end if text[close - 1] == "/" else end + len(name) + 3
+            spans.append((i, end))
+            i = text.find("<" + name, end)
+    if spans:
+        pieces, at = [], 0
+        for start, end in sorted(spans):
+            if start >= at:  # one inside another (in extLst) is cut with it
+                pieces.append(text[at:start])
+                at = end
+        text = "".join(pieces) + text[at:]
+    if any(":" + name in text for name in _UNREAD):
+        text = _UNREAD_PREFIXED.sub("", text)
+    return text
+
+
 def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: list[int]) -> None:
     data = z.read(part)
     if data is None:
@@ -283,23 +336,29 @@ def _read_sheet(z: _Zip, part: str, sheet: Sheet, strings: list[str], budget: li
     text = decode_xml(part, data)
     if len(_CELL_TAG.findall(text)) > MAX_CELLS:
         raise WorkbookError("file-too-many-cells")
-    root = parse_xml(part, text)
+    root = parse_xml(part, _cut_unread(text))
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, formula)
     for child in root:
         tag = _local(child.tag)
         if tag == "sheetData":
             row_num = 0
+            cells = sheet.cells
+            ns = child.tag[:-len("sheetData")]
+            tag_c, tags = ns + "c", {ns + "v": "v", ns + "f": "f", ns + "is": "is"}
             for row in child:
                 # r= is optional in the file format: positions then follow from order.
                 row_num = int(row.get("r") or row_num + 1)
-                col_num = 0
+                col_num, before = 0, None  # the column of the last cell, or the reference it is read from
                 for c in row:
-                    if _local(c.tag) != "c":
+                    if c.tag != tag_c and _local(c.tag) != "c":
                         continue
                     ref = c.get("r")
-                    col_num = _ref_col(ref) if ref else col_num + 1
-                    ref = ref or f"{col_letters(col_num)}{row_num}"
-                    sheet.cells[ref] = _read_cell(c, ref, strings, shared)
+                    if ref:
+                        before = ref
+                    else:
+                        col_num = (_ref_col(before) if before else col_num) + 1
+                        before, ref = None, f"{col_letters(col_num)}{row_num}"
+                    cells[ref] = _read_cell(c, ref, strings, shared, tags) if len(c) or "t" in c.attrib else Cell()
         elif tag == "sheetProtection":
             sheet.protected = child.get("sheet") in ("1", "true")
         elif tag == "mergeCells":
@@ -314,14 +373,15 @@ def _ref_col(ref: str) -> int:
     return col_index(letters) if letters.isalpha() else 0
 
 
-def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str]]) -> Cell:
+def _read_cell(c, ref: str, strings: list[str], shared: dict[str, tuple[str, str]],
+               tags: dict[str, str] | None = None) -> Cell:
     t = c.get("t", "n")
     formula = None
     lazy = None
     raw = None
     inline = None
     for part in c:
-        tag = _local(part.tag)
+        tag = (tags and tags.get(part.tag)) or _local(part.tag)
         if tag == "v":
             raw = part.text
         elif tag == "f":

@@ -58,3 +58,43 @@ def test_reader_equals_openpyxl(path):
             else:
                 assert cell.formula is None, (ws.title, ref)
                 assert _plain(value) == cell.value, (ws.title, ref)
+
+
+def test_parts_of_a_sheet_never_read_are_cut_without_touching_the_rest(tmp_path, monkeypatch):
+    """The reader cuts data validations, conditional formats and extLst out of a sheet before parsing (half of
+    the template's XML): cells that mention those words, markup in CDATA, prefixed elements and a longer tag
+    that starts the same read exactly as with the whole sheet parsed."""
+    import zipfile
+
+    import pipeline.xlsxread as xlsxread
+
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main" xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lt;dataValidations&gt; 不是元素</t></is></c>'
+        '<c r="B1"><v>7</v></c></row></sheetData><sheetProtection sheet="1"/><mergeCells count="1">'
+        '<mergeCell ref="C1:D1"/></mergeCells><conditionalFormatting sqref="A1"><cfRule type="expression" '
+        'priority="1"><formula>A1&gt;0</formula></cfRule></conditionalFormatting><conditionalFormattingX/>'
+        '<dataValidations count="1"><dataValidation sqref="B1"/></dataValidations>'
+        '<x:extLst><x:ext uri="u"><dataValidations/></x:ext></x:extLst></x:worksheet>')
+    cdata = sheet.replace("<c r=\"B1\"><v>7</v></c>",
+                          '<c r="B1"><v>7</v></c><c r="E1" t="inlineStr"><is><t><![CDATA[<dataValidations>]]></t></is></c>')
+    for i, text in enumerate((sheet, cdata)):
+        path = tmp_path / f"cut{i}.xlsx"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+            z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+                       '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+            z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/'
+                       '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+                       'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+            z.writestr("xl/worksheets/sheet1.xml", text)
+        cut = read_workbook(str(path)).sheets["S"]
+        monkeypatch.setattr(xlsxread, "_cut_unread", lambda t: t)
+        whole = read_workbook(str(path)).sheets["S"]
+        monkeypatch.undo()
+        assert cut == whole and cut.protected and cut.merged == ["C1:D1"]
+        assert cut.value("A1") == "<dataValidations> 不是元素" and cut.value("B1") == 7
+    assert cut.value("E1") == "<dataValidations>"
+    assert xlsxread._cut_unread(sheet).count("dataValidations") == 1  # the cell's text only
