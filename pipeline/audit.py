@@ -295,7 +295,7 @@ def audit(sources: Iterable[str | Path], *, previous: str | Path | None = None, 
     peers: dict[str, PeerIndex] = {}
     for n, row in enumerate(rows):
         if row.imported is not None:
-            index = peers.setdefault(row.imported.spec.format, PeerIndex())
+            index = peers.setdefault(row.imported.spec.format, PeerIndex.for_offices(len(rows)))
             for section, text in _compared_texts(row.imported).items():
                 index.add(str(n), row.imported.office or row.path.name, section, text)
     for n, row in enumerate(rows):
@@ -312,6 +312,8 @@ def audit(sources: Iterable[str | Path], *, previous: str | Path | None = None, 
             row.scores = card.score(row.findings)
         if progress:
             progress(len(files) + n + 1, total)
+    for index in peers.values():
+        index.close()
     return AuditReport(rows, card)
 
 
@@ -330,15 +332,10 @@ def _merge(imported: list[Finding], checked: list[Finding], imp: Imported) -> li
 
 
 def _compared_texts(imp: Imported) -> dict[str, str]:
-    """The texts the similarity rules compare (一、五、六), long enough to say anything (their min_chars)."""
-    from .similarity import normalise
+    """The texts the similarity rules compare (一、五、六 whole), long enough to be checked."""
+    from .rules import peer_texts
 
-    params = [r.instances[0].params for r in imp.spec.rules if r.kind == "similarity"]
-    if not params:
-        return {}
-    texts = imp.spec.joined_texts(imp.prose)
-    return {s: texts[s] for s in params[0].sections
-            if s in texts and len(normalise(texts[s])) >= params[0].min_chars}
+    return peer_texts(imp.spec, imp.spec.joined_texts(imp.prose))
 
 
 def _most_similar(index, imp: Imported, key: str) -> tuple[str | None, float | None]:

@@ -119,17 +119,20 @@ class FileResult:
 
 def _for_comparing(r: FileResult) -> FileResult:
     """A large batch's result as the spool keeps it: no workbook or figures, only the texts rule X4 compares."""
+    from .rules import peer_texts
+    from .spec import get_spec
+
     slim = r.slim(texts=False)
-    compared = _compared_sections(r.format) if r.readable and r.format else set()
-    slim.prose = {k: v for k, v in r.prose.items() if k in compared}
+    slim.prose = peer_texts(get_spec(r.format), r.prose) if r.readable and r.format else {}
     return slim
 
 
-def _compared_sections(format_id: str) -> set[str]:
-    from .spec import get_spec
+STATUSES = ("ok", "warnings", "errors", "unreadable")  # in FileResult.status's order of precedence
 
-    return {s for rule in get_spec(format_id).rules if rule.kind == "similarity"
-            for s in rule.instances[0].params.sections}
+
+def _worst(findings: Iterable[Finding]) -> int:
+    severities = {f.severity for f in findings}
+    return 2 if "error" in severities else 1 if "warning" in severities else 0
 
 
 class SpooledResults(Sequence):
@@ -141,6 +144,7 @@ class SpooledResults(Sequence):
         self._fh = tempfile.TemporaryFile()
         self._offsets = array("q")
         self._extra = array("q")  # where the findings added later are, or -1
+        self._status = array("b")  # each result's status as its index in STATUSES
         self.common: list[Finding] = []
 
     def _dump(self, value: Any) -> int:
@@ -152,10 +156,18 @@ class SpooledResults(Sequence):
     def append(self, result: FileResult) -> None:
         self._offsets.append(self._dump(result))
         self._extra.append(-1)
+        self._status.append(STATUSES.index(result.status))
 
     def add(self, i: int, outcomes: list[Outcome], findings: list[Finding]) -> None:
         """Outcomes and findings for result ``i`` found after it was spooled (written to the spool too)."""
         self._extra[i] = self._dump((outcomes, findings))
+        self._status[i] = max(self._status[i], _worst(findings))
+
+    def statuses(self) -> Iterator[str]:
+        """Each result's status, without reading the results back."""
+        common = _worst(self.common)
+        for rank in self._status:
+            yield STATUSES[rank if rank == len(STATUSES) - 1 else max(rank, common)]
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -182,16 +194,21 @@ class CheckReport:
 
     files: Sequence[FileResult]
 
+    def _statuses(self) -> Iterable[str]:
+        if isinstance(self.files, SpooledResults):
+            return self.files.statuses()
+        return (f.status for f in self.files)
+
     @property
     def summary(self) -> dict[str, int]:
-        out = {"files": len(self.files), "ok": 0, "warnings": 0, "errors": 0, "unreadable": 0}
-        for f in self.files:
-            out[f.status] += 1
+        out = {"files": len(self.files), **{s: 0 for s in STATUSES}}
+        for status in self._statuses():
+            out[status] += 1
         return out
 
     @property
     def valid(self) -> bool:
-        return not any(f.status in ("errors", "unreadable") for f in self.files)
+        return not any(s in ("errors", "unreadable") for s in self._statuses())
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "summary": self.summary}
@@ -500,11 +517,10 @@ def feedback_names(files: list[Path]) -> list[str | None]:
 PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
 
 
-def peer_findings(results: Sequence[FileResult], on_disk: bool = False
-                  ) -> Iterator[tuple[int, list[tuple[Outcome, Finding | None]]]]:
+def peer_findings(results: Sequence[FileResult]) -> Iterator[tuple[int, list[tuple[Outcome, Finding | None]]]]:
     """The texts of a batch compared with each other (rule X4): which file copies another, by index in ``results``,
-    one file at a time. ``on_disk``: the texts are indexed in a temporary file (a large, spooled batch)."""
-    from .rules import Context
+    one file at a time."""
+    from .rules import Context, peer_texts
     from .similarity import PeerIndex
     from .spec import get_spec
 
@@ -519,14 +535,12 @@ def peer_findings(results: Sequence[FileResult], on_disk: bool = False
         rules = [rule for rule in spec.rules if rule.kind == "similarity" and rule.instances[0].params.against == "peers"]
         if not rules:
             continue
-        index = PeerIndex(on_disk=on_disk)
+        index = PeerIndex.for_offices(len(members))
         try:
-            compared = {s for rule in rules for s in rule.instances[0].params.sections}  # 一、五、六, not each topic
             for i in members:
                 r = results[i]
-                for section, text in r.prose.items():
-                    if section in compared:
-                        index.add(str(i), r.office or r.path.name, section, text)
+                for section, text in peer_texts(spec, r.prose).items():  # 一、五、六 whole, not each topic
+                    index.add(str(i), r.office or r.path.name, section, text)
             cells = {f.id: (spec.prose.sheet, f.cell) for f in spec.prose.fields}
             for i in members:
                 r = results[i]
@@ -582,7 +596,7 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
                 take(i, result)
-    for i, found in peer_findings(results, on_disk=not keep):
+    for i, found in peer_findings(results):
         outcomes, extra = [o for o, _ in found], [f for _, f in found if f is not None]
         if keep:
             results[i].outcomes += outcomes

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import socket
 import sqlite3
 import zipfile
@@ -35,6 +34,7 @@ from .annotate import annotate, annotated_name
 from .check import FileResult, check_submission, check_within_budget, failed_result
 from .lifecycle import office_states
 from .rules import Previous
+from .rules import peer_texts
 from .similarity import PeerIndex
 from .spec import recompute
 from .errors import UsageError
@@ -478,43 +478,42 @@ def _compare_texts(ws: Workspace, conn: sqlite3.Connection, codes: set[str]) -> 
     if rule is None:
         return []
     inst = rule.instances[0]
-    p = inst.params
     states = office_states(ws, conn)
     # And any current version a killed run did not get to compare.
     codes = set(codes) | {c for c, s in states.items() if s.current is not None and not s.current["texts_compared"]}
     if not codes:
         return []
-    index, texts = PeerIndex(), {}
-    for code, state in states.items():
-        if state.current is not None:
-            texts[code] = json.loads(state.current.get("prose_json") or "{}")
-            for section in p.sections:
-                index.add(code, state.name, section, texts[code].get(section))
-    out = []
-    for code in sorted(codes):
-        if code not in texts:
-            continue
-        for section in p.sections:
-            match = index.best(section, texts[code].get(section), exclude=code)
-            if match is None:
+    texts = lambda code: peer_texts(ws.spec, json.loads(states[code].current.get("prose_json") or "{}"))  # noqa: E731
+    index = PeerIndex.for_offices(len(states))
+    try:
+        for code, state in states.items():
+            if state.current is not None:
+                for section, text in texts(code).items():
+                    index.add(code, state.name, section, text)
+        out = []
+        for code in sorted(codes):
+            if code not in states or states[code].current is None:
                 continue
-            other = match[0]
-            mine, theirs = states[code].current, states[other].current
-            later, earlier = (code, other) if (mine["received_at"], mine["id"]) > (theirs["received_at"], theirs["id"]) \
-                else (other, code)
-            text = texts[later].get(section) or ""
-            if len(re.sub(r"[ \u3000\r\n]", "", text)) < p.min_chars:
-                continue
-            score = similarity(text, texts[earlier].get(section))
-            if score < p.threshold:
-                continue
-            cell = next(((ws.spec.prose.sheet, f.cell) for f in ws.spec.prose.fields if f.id == section), (None, None))
-            found = rule.impl.finding(inst, ws.spec, section, states[earlier].name, score, cell)
-            item = _add_finding(ws, conn, states[later].current["id"], found)
-            if item is not None:
-                out.append(item)
-        _set(conn, states[code].current["id"], texts_compared=1)
-    return out
+            for section, text in texts(code).items():
+                match = index.best(section, text, exclude=code)
+                if match is None:
+                    continue
+                other = match[0]
+                mine, theirs = states[code].current, states[other].current
+                later, earlier = (code, other) if (mine["received_at"], mine["id"]) > (theirs["received_at"], theirs["id"]) \
+                    else (other, code)
+                score = similarity(texts(later)[section], texts(earlier)[section])
+                if score < inst.params.threshold:
+                    continue
+                cell = next(((ws.spec.prose.sheet, f.cell) for f in ws.spec.prose.fields if f.id == section), (None, None))
+                found = rule.impl.finding(inst, ws.spec, section, states[earlier].name, score, cell)
+                item = _add_finding(ws, conn, states[later].current["id"], found)
+                if item is not None:
+                    out.append(item)
+            _set(conn, states[code].current["id"], texts_compared=1)
+        return out
+    finally:
+        index.close()
 
 
 def _add_finding(ws: Workspace, conn: sqlite3.Connection, sub_id: int, found: Finding) -> Received | None:

@@ -1060,6 +1060,18 @@ class ProseLength(Kind):
         return verdict
 
 
+def peer_texts(spec: Spec, prose: dict[str, str]) -> dict[str, str]:
+    """The texts (joined by section) that the rules against other offices compare: what an index of the other
+    offices' texts holds. A text shorter than the rule's min_chars is never checked, so it is not indexed either."""
+    def build() -> list[tuple[str, int]]:
+        return [(s, r.instances[0].params.min_chars) for r in spec.rules
+                if r.kind == "similarity" and r.instances[0].params.against == "peers"
+                for s in r.instances[0].params.sections]
+
+    return {s: prose[s] for s, least in spec.derived("peer_sections", build)
+            if prose.get(s) and len(_visible(prose[s])) >= least}
+
+
 @dataclass(frozen=True)
 class SimilarityParams:
     sections: tuple[str, ...]

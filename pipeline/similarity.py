@@ -200,6 +200,9 @@ class _DiskStore:
         self._dir.cleanup()
 
 
+ON_DISK_FROM = 1000  # offices: from here an index keeps its texts on disk (a few MB of memory per thousand otherwise)
+
+
 class PeerIndex:
     """The texts of many offices by section, for "which other office wrote (nearly) the same?".
 
@@ -208,6 +211,11 @@ class PeerIndex:
 
     def __init__(self, on_disk: bool = False) -> None:
         self.store: _MemoryStore | _DiskStore = _DiskStore() if on_disk else _MemoryStore()
+
+    @classmethod
+    def for_offices(cls, count: int) -> "PeerIndex":
+        """An index for ``count`` offices' texts: in memory, or on disk from :data:`ON_DISK_FROM` on."""
+        return cls(on_disk=count >= ON_DISK_FROM)
 
     def close(self) -> None:
         if isinstance(self.store, _DiskStore):

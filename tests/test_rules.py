@@ -301,6 +301,11 @@ def test_a_large_batch_is_spooled_and_still_compared(tmp_path):
     data = json.loads(out.getvalue())
     assert len(data["files"]) == len(files) and data["summary"]["files"] == len(files)
     assert data["summary"]["warnings"] >= 2 and data["files"][-1]["office"] == "抄袭局"
+    # The spool counts statuses without reading the results back: the same counts as the results read back.
+    statuses = [r.status for r in report.files]
+    assert data["summary"] == {"files": len(files), **{s: statuses.count(s) for s in ("ok", "warnings", "errors",
+                                                                                      "unreadable")}}
+    assert report.valid == (statuses.count("errors") + statuses.count("unreadable") == 0)
 
 
 def test_every_new_live_check_passes_a_consistent_workbook_and_has_its_cell(tmp_path):
