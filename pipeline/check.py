@@ -117,14 +117,54 @@ class FileResult:
         }
 
 
-def _for_comparing(r: FileResult) -> FileResult:
-    """A large batch's result as the spool keeps it: no workbook or figures, only the texts rule X4 compares."""
-    from .rules import peer_texts
-    from .spec import get_spec
+@dataclass
+class PeerText:
+    """What comparing a batch's texts needs of one result (rule X4). A large batch spools these apart from its
+    results: the comparison reads back a few texts per file, not every outcome."""
 
-    slim = r.slim(texts=False)
-    slim.prose = peer_texts(get_spec(r.format), r.prose) if r.readable and r.format else {}
-    return slim
+    path: Path
+    office: str | None
+    readable: bool
+    format: str | None
+    identified_by: str | None
+    prose: dict[str, str]
+
+    @classmethod
+    def of(cls, r: FileResult) -> "PeerText":
+        from .rules import peer_texts
+        from .spec import get_spec
+
+        prose = peer_texts(get_spec(r.format), r.prose) if r.readable and r.format else {}
+        return cls(r.path, r.office, r.readable, r.format, r.identified_by, prose)
+
+
+class _Records(Sequence):
+    """Pickled records in a temporary file, read back one at a time by position."""
+
+    def __init__(self, fh: Any = None) -> None:
+        self.fh = fh if fh is not None else tempfile.TemporaryFile()
+        self._offsets = array("q")
+
+    def dump(self, value: Any) -> int:
+        self.fh.seek(0, os.SEEK_END)
+        at = self.fh.tell()
+        pickle.dump(value, self.fh, pickle.HIGHEST_PROTOCOL)
+        return at
+
+    def load(self, at: int) -> Any:
+        self.fh.seek(at)
+        return pickle.load(self.fh)
+
+    def append(self, value: Any) -> None:
+        self._offsets.append(self.dump(value))
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.load(self._offsets[i])
 
 
 STATUSES = ("ok", "warnings", "errors", "unreadable")  # in FileResult.status's order of precedence
@@ -141,26 +181,21 @@ class SpooledResults(Sequence):
     later (texts copied from another office, an unreadable ``--previous``) are kept beside and applied on reading."""
 
     def __init__(self) -> None:
-        self._fh = tempfile.TemporaryFile()
-        self._offsets = array("q")
+        self._results = _Records()
+        self.texts = _Records(self._results.fh)  # each result's PeerText, for rule X4
         self._extra = array("q")  # where the findings added later are, or -1
         self._status = array("b")  # each result's status as its index in STATUSES
         self.common: list[Finding] = []
 
-    def _dump(self, value: Any) -> int:
-        self._fh.seek(0, os.SEEK_END)
-        at = self._fh.tell()
-        pickle.dump(value, self._fh, pickle.HIGHEST_PROTOCOL)
-        return at
-
     def append(self, result: FileResult) -> None:
-        self._offsets.append(self._dump(result))
+        self.texts.append(PeerText.of(result))
+        self._results.append(result.slim(texts=False))
         self._extra.append(-1)
         self._status.append(STATUSES.index(result.status))
 
     def add(self, i: int, outcomes: list[Outcome], findings: list[Finding]) -> None:
         """Outcomes and findings for result ``i`` found after it was spooled (written to the spool too)."""
-        self._extra[i] = self._dump((outcomes, findings))
+        self._extra[i] = self._results.dump((outcomes, findings))
         self._status[i] = max(self._status[i], _worst(findings))
 
     def statuses(self) -> Iterator[str]:
@@ -170,19 +205,15 @@ class SpooledResults(Sequence):
             yield STATUSES[rank if rank == len(STATUSES) - 1 else max(rank, common)]
 
     def __len__(self) -> int:
-        return len(self._offsets)
+        return len(self._results)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:
             i += len(self)
-        self._fh.seek(self._offsets[i])
-        result: FileResult = pickle.load(self._fh)
-        outcomes, findings = ((), ())
-        if self._extra[i] >= 0:
-            self._fh.seek(self._extra[i])
-            outcomes, findings = pickle.load(self._fh)
+        result: FileResult = self._results[i]
+        outcomes, findings = self._results.load(self._extra[i]) if self._extra[i] >= 0 else ((), ())
         result.outcomes += outcomes
         result.findings += [*findings, *self.common]
         return result
@@ -490,8 +521,29 @@ def _check_file(path: Path, year: int | None, previous: Previous | None, annotat
     return result
 
 
-def _check_slim(args: tuple) -> FileResult:
-    return _check_file(*args).slim()
+def _check_slim(tasks: list[tuple]) -> list[FileResult]:
+    return [_check_file(*args).slim() for args in tasks]
+
+
+def _in_order(pool: ProcessPoolExecutor, tasks: Iterator[tuple], ahead: int, chunk: int = 16) -> Iterator[FileResult]:
+    """The results of ``tasks`` in order, with at most ``ahead`` chunks of them in the pool: ``pool.map`` submits
+    every chunk at once, which at 100,000 files holds all their tasks, and the results not yet taken, in memory."""
+    from collections import deque
+    from itertools import islice
+
+    pending: deque = deque()
+
+    def submit() -> None:
+        batch = list(islice(tasks, chunk))
+        if batch:
+            pending.append(pool.submit(_check_slim, batch))
+
+    for _ in range(ahead):
+        submit()
+    while pending:
+        done = pending.popleft().result()
+        submit()
+        yield from done
 
 
 def feedback_names(files: list[Path]) -> list[str | None]:
@@ -517,12 +569,16 @@ def feedback_names(files: list[Path]) -> list[str | None]:
 PARALLEL_FROM = 24  # files; below this a process pool costs more than it saves
 
 
-def peer_findings(results: Sequence[FileResult]) -> Iterator[tuple[int, list[tuple[Outcome, Finding | None]]]]:
+def peer_findings(results: Sequence[FileResult] | SpooledResults
+                  ) -> Iterator[tuple[int, list[tuple[Outcome, Finding | None]]]]:
     """The texts of a batch compared with each other (rule X4): which file copies another, by index in ``results``,
     one file at a time."""
     from .rules import Context, peer_texts
     from .similarity import PeerIndex
     from .spec import get_spec
+
+    if isinstance(results, SpooledResults):
+        results = results.texts
 
     by_format: dict[str, array] = {}
     for i, r in enumerate(results):
@@ -580,21 +636,21 @@ def check_paths(paths: Iterable[str | Path], *, year: int | None = None, previou
     annotate_to = Path(annotate_dir) if annotate_dir is not None else None
     jobs = jobs or os.cpu_count() or 1
     names = feedback_names(files) if annotate_to is not None else [None] * len(files)
-    tasks = [(p, year, prev, annotate_to, level, n, limits) for p, n in zip(files, names)]
-    keep = len(tasks) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
+    tasks = ((p, year, prev, annotate_to, level, n, limits) for p, n in zip(files, names))
+    keep = len(files) < PARALLEL_FROM  # a few files: keep the workbooks for the caller
     results: list[FileResult] | SpooledResults = [] if keep else SpooledResults()
 
     def take(i: int, result: FileResult) -> None:
-        results.append(result if keep else _for_comparing(result))
+        results.append(result)  # a large batch's spool keeps the result slim, and its texts apart
         if progress:
-            progress(i, len(tasks))
+            progress(i, len(files))
 
-    if jobs == 1 or len(tasks) < PARALLEL_FROM:
+    if jobs == 1 or len(files) < PARALLEL_FROM:
         for i, task in enumerate(tasks, start=1):
             take(i, _check_file(*task))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for i, result in enumerate(pool.map(_check_slim, tasks, chunksize=16), start=1):
+            for i, result in enumerate(_in_order(pool, tasks, ahead=4 * jobs), start=1):
                 take(i, result)
     for i, found in peer_findings(results):
         outcomes, extra = [o for o, _ in found], [f for _, f in found if f is not None]

@@ -109,8 +109,8 @@ def _signature(sh: frozenset[int]) -> tuple[int, ...]:
 class _Doc:
     name: str
     sig: array  # its MinHash signature (BINS values), compact: the index holds one per office and section
-    text: str  # normalised; its runs are computed when it is a candidate (rarely): kept whole they cost
-    #            some fifty times the text, which at 10,000 offices is gigabytes
+    text: str | None  # normalised (None: left on disk until measured); its runs are computed when it is
+    #                   measured: kept for every text they cost some fifty times the text, gigabytes at 10,000 offices
     shingles: int = 0  # how many 4-grams it has (for the containment estimate)
     source: int = 0  # hash of the text as given: asked about itself, the index reuses what it computed
 
@@ -146,6 +146,9 @@ class _MemoryStore:
             elif isinstance(held, set):
                 held.discard(key)
 
+    def text(self, section: str, key: str) -> str:
+        return self.docs[(section, key)].text
+
     def candidates(self, bands: list[int]) -> set[str]:
         out: set[str] = set()
         for band in bands:
@@ -174,13 +177,17 @@ class _DiskStore:
             "CREATE TABLE band(hash INTEGER, key TEXT); CREATE INDEX band_hash ON band(hash); BEGIN;")
 
     def get(self, section: str, key: str) -> _Doc | None:
-        row = self.db.execute("SELECT name, sig, text, shingles, source FROM doc WHERE section=? AND key=?",
+        """The document without its text (``text`` None): most candidates are judged by signature alone."""
+        row = self.db.execute("SELECT name, sig, shingles, source FROM doc WHERE section=? AND key=?",
                               (section, key)).fetchone()
         if row is None:
             return None
         sig = array("Q")
         sig.frombytes(row[1])
-        return _Doc(row[0], sig, row[2], row[3], row[4])
+        return _Doc(row[0], sig, None, row[2], row[3])
+
+    def text(self, section: str, key: str) -> str:
+        return self.db.execute("SELECT text FROM doc WHERE section=? AND key=?", (section, key)).fetchone()[0]
 
     def put(self, section: str, key: str, doc: _Doc, bands: list[int]) -> None:
         self.db.execute("INSERT INTO doc VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -243,7 +250,8 @@ class PeerIndex:
         """(key, name, similarity) of the other text of this section that ``text`` repeats most."""
         own = self.store.get(section, exclude) if exclude is not None else None
         if own is not None and text and own.source == hash(text):
-            n, sig, t = own.shingles, own.sig, own.text  # the text indexed under ``exclude``: as computed then
+            # The text indexed under ``exclude``: as computed then.
+            n, sig, t = own.shingles, own.sig, own.text if own.text is not None else self.store.text(section, exclude)
         else:
             sh = shingles(text)
             if not sh:
@@ -254,7 +262,7 @@ class PeerIndex:
         hashes = _run_hashes(t)
         best = None
         for key, doc in self._worth_measuring(section, n, sig, candidates):
-            score = repeated(t, _runs(doc.text), hashes)
+            score = repeated(t, _runs(doc.text if doc.text is not None else self.store.text(section, key)), hashes)
             if best is None or score > best[2] or (score == best[2] and doc.name < best[1]):
                 best = (key, doc.name, score)
         return best
