@@ -13,9 +13,11 @@ MinHash over character 4-grams, banded) and measures only those.
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 
 K = 4  # characters per shingle (candidates)
@@ -26,6 +28,11 @@ _MASK = (1 << 64) - 1
 # Candidates measured exactly: the few closest by estimate, and any whose estimated containment could reach a
 # repetition rate near the rules' thresholds (0.8; the estimate's error over 63 bins is about ±0.1).
 CLOSEST, MEASURE_FROM = 3, 0.5
+# Candidates looked at, at most: those sharing the most bands with the text. Texts that share stock phrases share
+# a band now and then (a one-in-fifteen chance for two offices' boilerplate, here); at a province's 100,000 offices
+# that made thousands of candidates per text, n² in all. A copy (80% repeated: about two thirds of its 4-grams
+# shared) shares six bands on average and fewer than two with p ≈ 0.006, so it stays among the first.
+MAX_CANDIDATES = 64
 _DROP = re.compile(r"[\s\u3000\W_]+", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
 
@@ -149,15 +156,17 @@ class _MemoryStore:
     def text(self, section: str, key: str) -> str:
         return self.docs[(section, key)].text
 
-    def candidates(self, bands: list[int]) -> set[str]:
-        out: set[str] = set()
+    def candidates(self, bands: list[int], exclude: str | None, limit: int) -> list[str]:
+        """The keys sharing the most of these bands (ties by key), at most ``limit``, without ``exclude``."""
+        hits: Counter[str] = Counter()
         for band in bands:
             held = self.buckets.get(band)
             if isinstance(held, set):
-                out |= held
+                hits.update(held)
             elif held is not None:
-                out.add(held)
-        return out
+                hits[held] += 1
+        hits.pop(exclude, None)
+        return [k for _, k in heapq.nsmallest(limit, ((-n, k) for k, n in hits.items()))]
 
 
 class _DiskStore:
@@ -198,9 +207,11 @@ class _DiskStore:
         self.db.execute("DELETE FROM doc WHERE section=? AND key=?", (section, key))
         self.db.executemany("DELETE FROM band WHERE hash=? AND key=?", [(band, key) for band in bands])
 
-    def candidates(self, bands: list[int]) -> set[str]:
+    def candidates(self, bands: list[int], exclude: str | None, limit: int) -> list[str]:
         marks = ",".join("?" * len(bands))
-        return {k for (k,) in self.db.execute(f"SELECT key FROM band WHERE hash IN ({marks})", bands)}
+        return [k for (k,) in self.db.execute(
+            f"SELECT key FROM band WHERE hash IN ({marks}) AND key IS NOT ? GROUP BY key ORDER BY COUNT(*) DESC, key "
+            "LIMIT ?", (*bands, exclude, limit))]
 
     def close(self) -> None:
         self.db.close()
@@ -257,8 +268,7 @@ class PeerIndex:
             if not sh:
                 return None
             n, sig, t = len(sh), _compact(_signature(sh)), normalise(text)
-        candidates = self.store.candidates(_bands(section, sig))
-        candidates.discard(exclude)
+        candidates = self.store.candidates(_bands(section, sig), exclude, MAX_CANDIDATES)
         hashes = _run_hashes(t)
         best = None
         for key, doc in self._worth_measuring(section, n, sig, candidates):
@@ -267,7 +277,7 @@ class PeerIndex:
                 best = (key, doc.name, score)
         return best
 
-    def _worth_measuring(self, section: str, n: int, sig: array, candidates: set[str]) -> list[tuple[str, _Doc]]:
+    def _worth_measuring(self, section: str, n: int, sig: array, candidates: list[str]) -> list[tuple[str, _Doc]]:
         """The candidates whose texts could hold much of this one, by the MinHash estimate of how much of its
         4-grams they contain; always the closest few. Texts that share only stock phrases with many others
         (every office's boilerplate) would otherwise be measured exactly against each, n² in a large batch."""

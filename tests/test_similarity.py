@@ -64,3 +64,29 @@ def test_the_index_on_disk_answers_as_the_one_in_memory():
         assert disk.best("s1", base[9], exclude="9")[0] == "5" and (disk.best("s1", base[8]) or ("",))[0] != "8"
     finally:
         disk.close()
+
+
+def test_texts_sharing_boilerplate_do_not_make_every_office_a_candidate():
+    """Offices' texts share stock phrases, so their MinHash bands meet now and then; at a province's 100,000
+    offices every text had thousands of candidates (n² in all). The index looks at no more than MAX_CANDIDATES,
+    those sharing the most bands, and a copy is still among them, on disk as in memory."""
+    import random
+
+    from pipeline.similarity import MAX_CANDIDATES, PeerIndex
+
+    rng = random.Random(11)
+    stock = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(80))
+    texts = {str(i): stock + "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(80)) for i in range(400)}
+    copy = texts["5"][:150] + "改了几个字" + texts["5"][155:]
+    for index in (PeerIndex(), PeerIndex(on_disk=True)):
+        try:
+            for key, text in texts.items():
+                index.add(key, f"单位{key}", "s1", text)
+            looked = []
+            get = index.store.get
+            index.store.get = lambda section, key: looked.append(key) or get(section, key)
+            key, name, score = index.best("s1", copy)
+            assert (key, name) == ("5", "单位5") and score > 0.9
+            assert len(looked) <= MAX_CANDIDATES + 1 < len(texts) // 4  # + the text's own entry, when asked by key
+        finally:
+            index.close()
