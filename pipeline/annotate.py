@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .check import CELL_TEXT_LIMIT, STATUS_LABELS, FileResult, severity_label
-from .findings import Finding, clean_text
+from .check import CELL_TEXT_LIMIT, FileResult
+from .findings import STATUS_LABELS, Finding, clean_text, severity_label
 from .fsutil import SUFFIX, annotated_name, atomic_path  # noqa: F401 - annotated_name: kept public here
 from .rules import live_checks, summary_check
 from .spec import Spec, available_formats, get_spec, split_cell

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .assets import asset_text, html_environment
-from .check import severity_label
 from .documents import SUFFIXES
 from .errors import UsageError, XxgkError
-from .findings import Finding
+from .findings import Finding, severity_label
 from .fsutil import atomic_path, atomic_write_text
 from .importer import Imported, import_document
 from .reader import Submission, normalize_label

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from .budget import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, BudgetExceeded, budget
 from .errors import UsageError
-from .findings import Finding, finding
+from .findings import STATUS_LABELS, Finding, finding, severity_label
 from .fsutil import annotated_name, safe_filename
 from .reader import Submission, normalize_label, parse_year, read_submission
 from .rules import Context, Outcome, Previous, evaluate, parse_number, sum_of
@@ -29,16 +29,6 @@ from .xlexpr import is_number
 
 CELL_TEXT_LIMIT = 32767  # characters an Excel cell holds
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods"}
-STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误", "unreadable": "无法读取"}
-
-
-def severity_label(severity: str, explained: bool = False) -> str:
-    """错误 / 提醒 / 提醒（已说明） / 参考: how every view names a finding's severity."""
-    if severity == "error":
-        return "错误"
-    if severity == "info":
-        return "参考"
-    return "提醒（已说明）" if explained else "提醒"
 
 
 @dataclass

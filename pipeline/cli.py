@@ -639,7 +639,7 @@ def import_cmd(
     format: Optional[FormatChoice] = typer.Option(None, "--format", help="国家格式；缺省时按表格文字识别"),
 ) -> None:
     """把已公开的年度报告（网页、Word、抓取的文字）读成填报表；无法确定的数留空并列出。"""
-    from .check import severity_label
+    from .findings import severity_label
     from .importer import import_report
     results, errors = [], 0
     for source in sources:

@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .audit import audit
-from .check import STATUS_LABELS, CheckReport, check_and_annotate
+from .check import CheckReport, check_and_annotate
+from .findings import STATUS_LABELS
 from .errors import InputError
 from .fsutil import atomic_write_text
 from .intake import receive

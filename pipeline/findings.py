@@ -93,6 +93,18 @@ def clean_text(value: Any, limit: int = 2000) -> Any:
     return value if len(value) <= limit else value[:limit] + "……"
 
 
+STATUS_LABELS = {"ok": "通过", "warnings": "有提醒", "errors": "有错误", "unreadable": "无法读取"}
+
+
+def severity_label(severity: str, explained: bool = False) -> str:
+    """错误 / 提醒 / 提醒（已说明） / 参考: how every view names a finding's severity."""
+    if severity == "error":
+        return "错误"
+    if severity == "info":
+        return "参考"
+    return "提醒（已说明）" if explained else "提醒"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem found in one file, located as precisely as possible."""

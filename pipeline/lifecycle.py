@@ -27,6 +27,7 @@ STATE_LABELS = {"missing": "未报送", "unusable": "无法采用", "ok": "通�
                 "held": "待核实"}
 REVIEW_LABELS = {"pending": "待审核", "returned": "已退回", "accepted": "审核通过"}
 ACTION_LABELS = {"return": "退回", "accept": "审核通过", "reopen": "重新打开"}
+KIND_LABELS = {"reply": "校验结果", "ack": "收到附件", "return": "退回修改", "accept": "审核通过", "remind": "催报"}  # messages drafted
 
 
 def usable(ws: Workspace, row: dict[str, Any]) -> bool:

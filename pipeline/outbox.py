@@ -18,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger
-from .check import severity_label
+from .findings import severity_label
 from .errors import UsageError
 from .fsutil import annotated_name, atomic_write_bytes
-from .lifecycle import ACTION_LABELS, STATE_LABELS, OfficeState, office_state, office_states
+from .lifecycle import ACTION_LABELS, KIND_LABELS, STATE_LABELS, OfficeState, office_state, office_states
 from .mail import SmtpSettings, draft_message, for_sending, safe_filename, send_messages
 from .template import office_filling, write_workbook
 from .textutil import cn_date, cn_datetime
 from .workspace import LOCAL_TZ, Workspace, iso, local_time
 
-KIND_LABELS = {"reply": "校验结果", "ack": "收到附件", "return": "退回修改", "accept": "审核通过", "remind": "催报"}
 MAX_LISTED = 30  # findings quoted in a mail; the workbook has them all
 
 

@@ -12,10 +12,9 @@ from typing import Any
 
 
 from .assets import html_environment
-from .check import STATUS_LABELS
+from .findings import STATUS_LABELS
 from .fsutil import atomic_write_text
-from .lifecycle import ACTION_LABELS, REVIEW_LABELS, STATE_LABELS, OfficeState, office_states, time_note
-from .outbox import KIND_LABELS
+from .lifecycle import ACTION_LABELS, KIND_LABELS, REVIEW_LABELS, STATE_LABELS, OfficeState, office_states, time_note
 from .textutil import table
 from .workspace import Workspace, local_time
 
