@@ -1,6 +1,6 @@
 """How fast and how right the 雷同 check is across a workspace: N offices, some copying others.
 
-    python benchmarks/bench_similarity.py --offices 1000 --copies 30
+    python benchmarks/bench_similarity.py --offices 1000 --copies 30 [--on-disk]
 
 Generates N offices' sections 一、五、六 written independently (sentences drawn from a large pool,
 with their own numbers and names), then makes ``--copies`` offices copy another office's section
@@ -53,6 +53,7 @@ def main() -> int:
     ap.add_argument("--offices", type=int, default=1000)
     ap.add_argument("--copies", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--on-disk", action="store_true", help="index in a temporary SQLite file, as batches from 1,000 offices do")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     spec = get_spec("2021")
@@ -68,7 +69,7 @@ def main() -> int:
         docs[copier][section] = edit(rng, docs[source][section].replace(source, copier))
         copies[(copier, section)] = source
     start = time.perf_counter()
-    index = PeerIndex()
+    index = PeerIndex(on_disk=args.on_disk)
     for name, prose in docs.items():
         for section, t in prose.items():
             index.add(name, name, section, t)
@@ -80,6 +81,7 @@ def main() -> int:
             if best is not None and best[1] >= threshold:
                 flagged[(name, section)] = best
     total = time.perf_counter() - start
+    index.close()
     found = sum(1 for key, source in copies.items() if key in flagged and flagged[key][0] == source)
     pairs = {tuple(sorted((a, b))) for (a, _), (b, _) in flagged.items()}
     expected = {tuple(sorted((a, b))) for (a, _), b in copies.items()}

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
+from operator import eq
 from dataclasses import dataclass
 
 K = 4  # characters per shingle (candidates)
@@ -156,6 +157,9 @@ class _MemoryStore:
     def text(self, section: str, key: str) -> str:
         return self.docs[(section, key)].text
 
+    def many(self, section: str, keys: list[str]) -> dict[str, _Doc]:
+        return {k: self.docs[(section, k)] for k in keys}
+
     def candidates(self, bands: list[int], exclude: str | None, limit: int) -> list[str]:
         """The keys sharing the most of these bands (ties by key), at most ``limit``, without ``exclude``."""
         hits: Counter[str] = Counter()
@@ -179,35 +183,57 @@ class _DiskStore:
 
         self._dir = tempfile.TemporaryDirectory(prefix="xxgk-peers-")
         self.db = sqlite3.connect(f"{self._dir.name}/peers.db", isolation_level=None)
+        # Rows are appended in the order texts come, the text last (a signature is read without its text's
+        # overflow pages); the bands' index is built once the batch is in, in one sort, rather than grown by
+        # millions of inserts at random places.
         self.db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
-            "CREATE TABLE doc(section TEXT, key TEXT, name TEXT, sig BLOB, text TEXT, shingles INTEGER,"
-            " source INTEGER, PRIMARY KEY(section, key)) WITHOUT ROWID;"
-            "CREATE TABLE band(hash INTEGER, key TEXT); CREATE INDEX band_hash ON band(hash); BEGIN;")
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-32000;"
+            "CREATE TABLE doc(section TEXT, key TEXT, name TEXT, shingles INTEGER, source INTEGER, sig BLOB, text TEXT);"
+            "CREATE UNIQUE INDEX doc_key ON doc(section, key);"
+            "CREATE TABLE band(hash INTEGER, key TEXT); BEGIN;")
+        self._indexed = False
 
     def get(self, section: str, key: str) -> _Doc | None:
         """The document without its text (``text`` None): most candidates are judged by signature alone."""
-        row = self.db.execute("SELECT name, sig, shingles, source FROM doc WHERE section=? AND key=?",
+        row = self.db.execute("SELECT name, shingles, source, sig FROM doc WHERE section=? AND key=?",
                               (section, key)).fetchone()
         if row is None:
             return None
         sig = array("Q")
-        sig.frombytes(row[1])
-        return _Doc(row[0], sig, None, row[2], row[3])
+        sig.frombytes(row[3])
+        return _Doc(row[0], sig, None, row[1], row[2])
 
     def text(self, section: str, key: str) -> str:
         return self.db.execute("SELECT text FROM doc WHERE section=? AND key=?", (section, key)).fetchone()[0]
 
+    def many(self, section: str, keys: list[str]) -> dict[str, _Doc]:
+        """Several documents without their texts, in one query."""
+        out = {}
+        rows = self.db.execute(f"SELECT key, name, shingles, source, sig FROM doc WHERE section=? AND key IN "
+                               f"({','.join('?' * len(keys))})", (section, *keys)) if keys else ()
+        for key, name, shingles, source, blob in rows:
+            sig = array("Q")
+            sig.frombytes(blob)
+            out[key] = _Doc(name, sig, None, shingles, source)
+        return out
+
     def put(self, section: str, key: str, doc: _Doc, bands: list[int]) -> None:
         self.db.execute("INSERT INTO doc VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (section, key, doc.name, doc.sig.tobytes(), doc.text, doc.shingles, doc.source))
+                        (section, key, doc.name, doc.shingles, doc.source, doc.sig.tobytes(), doc.text))
         self.db.executemany("INSERT INTO band VALUES (?, ?)", [(band, key) for band in bands])
 
     def delete(self, section: str, key: str, bands: list[int]) -> None:
+        self._index()
         self.db.execute("DELETE FROM doc WHERE section=? AND key=?", (section, key))
         self.db.executemany("DELETE FROM band WHERE hash=? AND key=?", [(band, key) for band in bands])
 
+    def _index(self) -> None:
+        if not self._indexed:
+            self.db.execute("CREATE INDEX band_hash ON band(hash)")
+            self._indexed = True
+
     def candidates(self, bands: list[int], exclude: str | None, limit: int) -> list[str]:
+        self._index()
         marks = ",".join("?" * len(bands))
         return [k for (k,) in self.db.execute(
             f"SELECT key FROM band WHERE hash IN ({marks}) AND key IS NOT ? GROUP BY key ORDER BY COUNT(*) DESC, key "
@@ -282,9 +308,8 @@ class PeerIndex:
         4-grams they contain; always the closest few. Texts that share only stock phrases with many others
         (every office's boilerplate) would otherwise be measured exactly against each, n² in a large batch."""
         scored = []
-        for key in candidates:
-            doc = self.store.get(section, key)
-            jaccard = sum(a == b for a, b in zip(sig, doc.sig)) / len(sig)
+        for key, doc in self.store.many(section, candidates).items():
+            jaccard = sum(map(eq, sig, doc.sig)) / len(sig)
             contained = jaccard * (n + doc.shingles) / ((1 + jaccard) * n)
             scored.append((-contained, key, doc))
         scored.sort(key=lambda x: (x[0], x[1]))
