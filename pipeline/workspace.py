@@ -26,7 +26,6 @@ from .errors import InputError, UsageError, WorkspaceError
 from .fsutil import atomic_write_text
 from .mail import now_utc
 from .spec import LEVELS, Spec, format_for_year
-from .template import read_roster, roster_to_csv
 from .textutil import visible_text
 
 try:
@@ -363,6 +362,8 @@ def init_workspace(path: str | Path, roster: str | Path, year: int, deadline: st
     if hidden:
         notices.append(f"汇总单位名称含有不可见的控制字符（如改变文字方向的字符），已去除：{shown}")
     name = parse_setting("name", shown, year)
+    from .template import read_roster, roster_to_csv  # the template writer: only when a workspace is made
+
     offices = read_roster(roster, notices)
     codes = [o["code"] for o in offices]
     if len(set(codes)) != len(codes):
