@@ -388,7 +388,12 @@ class Package:
             raise PatchError("no workbook part")
         self._styles: Styles | None = None
         self._sheets: list[dict[str, str]] | None = None
-        self.parts.pop("xl/calcChain.xml", None)  # Excel rebuilds it; it would name cells of removed sheets
+        # The calculation chain would name cells of removed sheets; Excel rebuilds it when it is missing.
+        for rel in self.rels(self.workbook):
+            if rel.get("Type", "").endswith("/calcChain"):
+                self.parts.pop(rel["Target"], None)
+                self._content_type(rel["Target"], None)
+                self._drop_rel(self.workbook, rel["Id"])
 
     # -- relationships and content types
     def rels(self, part: str) -> list[dict[str, str]]:

@@ -61,3 +61,27 @@ def test_everything_not_edited_is_kept_byte_for_byte(tmp_path):
     assert changed == {"[Content_Types].xml", "xl/styles.xml", part}
     wb = openpyxl.load_workbook(io.BytesIO(pkg.to_bytes()))
     assert wb["甲"]["B2"].comment.text == "说明" and wb["甲"]["B2"].fill.fgColor.rgb == "FFFFC7CE"
+
+
+def test_the_calculation_chain_goes_with_its_relationship_and_content_type(tmp_path):
+    """Excel saves xl/calcChain.xml; it names cells of sheets the editor may remove, so it goes, and with it
+    everything that points at it (a relationship to a missing part makes Excel repair the file)."""
+    data = _book(tmp_path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                body = body.replace(b"</Relationships>", b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org'
+                                    b'/officeDocument/2006/relationships/calcChain" Target="calcChain.xml"/></Relationships>')
+            if info.filename == "[Content_Types].xml":
+                body = body.replace(b"</Types>", b'<Override PartName="/xl/calcChain.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"/></Types>')
+            zout.writestr(info, body)
+        zout.writestr("xl/calcChain.xml", b'<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                      b'<c r="B2" i="3"/></calcChain>')
+    out = zipfile.ZipFile(io.BytesIO(Package(buf.getvalue()).to_bytes()))
+    assert "xl/calcChain.xml" not in out.namelist()
+    assert b"calcChain" not in out.read("xl/_rels/workbook.xml.rels")
+    assert b"calcChain" not in out.read("[Content_Types].xml")
+    openpyxl.load_workbook(io.BytesIO(Package(buf.getvalue()).to_bytes()))
