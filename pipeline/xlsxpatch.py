@@ -435,8 +435,9 @@ class Package:
     def _default_type(self, extension: str, content_type: str) -> None:
         data = self.parts["[Content_Types].xml"]
         if re.search(rb'<Default\b[^>]*\bExtension="' + extension.encode() + rb'"', data, re.I) is None:
-            self.parts["[Content_Types].xml"] = data.replace(
-                b"<Default ", f'<Default Extension="{extension}" ContentType="{content_type}"/><Default '.encode(), 1)
+            at = re.search(rb"<Types\b[^>]*>", data).end()  # Defaults come first in the schema
+            self.parts["[Content_Types].xml"] = (data[:at] + f'<Default Extension="{extension}" '
+                                                 f'ContentType="{content_type}"/>'.encode() + data[at:])
 
     def _free(self, pattern: str) -> str:
         n = 1
