@@ -11,7 +11,7 @@ from typing import Any, Callable, Collection
 from xml.sax.saxutils import escape, unescape
 
 from .xlexpr import col_index, is_number
-from .xlsxread import ZIP_ERRORS
+from .xlsxread import ZIP_ERRORS, rels_part, resolve_target
 
 
 def rewrite_parts(src: Path, dst: Path, transform: Callable[[str, bytes], Any]) -> None:
@@ -116,16 +116,6 @@ def _set_attr(tag: bytes, name: str, value: str | None) -> bytes:
 
 def _unescape(text: str) -> str:
     return unescape(text, {"&quot;": '"', "&apos;": "'"})
-
-
-def _resolve(base: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join(posixpath.dirname(base), target))
-
-
-def _rels_name(part: str) -> str:
-    return posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
 
 
 def _relative(base: str, part: str) -> str:
@@ -383,7 +373,7 @@ class Package:
         for m in re.finditer(rb"<Relationship\b[^>]*>", self.parts.get("_rels/.rels", b"")):
             a = _attrs(m.group(0))
             if a.get("Type", "").endswith("/officeDocument"):
-                self.workbook = _resolve("", _unescape(a.get("Target", self.workbook)))
+                self.workbook = resolve_target("", _unescape(a.get("Target", self.workbook)))
         if self.workbook not in self.parts:
             raise PatchError("no workbook part")
         self._styles: Styles | None = None
@@ -399,15 +389,15 @@ class Package:
     def rels(self, part: str) -> list[dict[str, str]]:
         """The relationships of a part: Id, Type, Target (resolved to a part name unless external)."""
         out = []
-        for m in re.finditer(rb"<(?:[A-Za-z_][\w.-]*:)?Relationship\b[^>]*>", self.parts.get(_rels_name(part), b"")):
+        for m in re.finditer(rb"<(?:[A-Za-z_][\w.-]*:)?Relationship\b[^>]*>", self.parts.get(rels_part(part), b"")):
             a = {k: _unescape(v) for k, v in _attrs(m.group(0)).items()}
             if a.get("TargetMode") != "External":
-                a["Target"] = _resolve(part, a.get("Target", ""))
+                a["Target"] = resolve_target(part, a.get("Target", ""))
             out.append(a)
         return out
 
     def _add_rel(self, part: str, kind: str, target: str) -> str:
-        name = _rels_name(part)
+        name = rels_part(part)
         data = self.parts.get(name) or (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
                                         b'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
                                         b'</Relationships>')
@@ -419,7 +409,7 @@ class Package:
         return rid
 
     def _drop_rel(self, part: str, rid: str) -> None:
-        name = _rels_name(part)
+        name = rels_part(part)
         pattern = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?Relationship\b[^>]*\bId="' + re.escape(rid.encode()) + rb'"[^>]*/>')
         self.parts[name] = pattern.sub(b"", self.parts.get(name, b""))
 
@@ -508,7 +498,7 @@ class Package:
             self.parts[self.workbook] = wb[:m.start()] + wb[m.end():]
             self._drop_rel(self.workbook, sheet["rid"])
             self.parts.pop(sheet["part"], None)
-            self.parts.pop(_rels_name(sheet["part"]), None)
+            self.parts.pop(rels_part(sheet["part"]), None)
             self._content_type(sheet["part"], None)
             self._shift_local_names(index, -1)
             self._drop_names_on(name)

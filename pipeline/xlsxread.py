@@ -273,10 +273,20 @@ def _in_rph(si, target) -> bool:
     return False
 
 
+def rels_part(part: str) -> str:
+    """The part holding a part's relationships: xl/workbook.xml → xl/_rels/workbook.xml.rels."""
+    return posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+
+
+def resolve_target(part: str, target: str) -> str:
+    """A relationship's target as a part name: absolute from the package root, else relative to ``part``."""
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(part), target))
+
+
 def _rels(z: _Zip, part: str) -> dict[str, str]:
-    base = posixpath.dirname(part)
-    rels_name = posixpath.join(base, "_rels", posixpath.basename(part) + ".rels")
-    root = z.xml(rels_name)
+    root = z.xml(rels_part(part))
     out: dict[str, str] = {}
     if root is None:
         return out
@@ -284,8 +294,7 @@ def _rels(z: _Zip, part: str) -> dict[str, str]:
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External":
             continue
-        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
-        out[rel.get("Id") or ""] = path
+        out[rel.get("Id") or ""] = resolve_target(part, target)
     return out
 
 
