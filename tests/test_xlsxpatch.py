@@ -85,3 +85,17 @@ def test_the_calculation_chain_goes_with_its_relationship_and_content_type(tmp_p
     assert b"calcChain" not in out.read("xl/_rels/workbook.xml.rels")
     assert b"calcChain" not in out.read("[Content_Types].xml")
     openpyxl.load_workbook(io.BytesIO(Package(buf.getvalue()).to_bytes()))
+
+
+def test_the_comment_drawing_gets_its_content_type_in_a_package_without_defaults(tmp_path):
+    """Content types given part by part (no <Default> at all): the vml Default still goes in, first in <Types>."""
+    import re
+
+    data = _book(tmp_path)
+    pkg = Package(data)
+    types = pkg.parts["[Content_Types].xml"]
+    pkg.parts["[Content_Types].xml"] = re.sub(rb"<Default\b[^>]*/>", b"", types)
+    pkg.set_comments(pkg.sheet_part("甲"), [("B2", "xxgk", "说明")])
+    out = pkg.parts["[Content_Types].xml"]
+    assert re.search(rb'<Types\b[^>]*><Default Extension="vml" ContentType="application/vnd.openxmlformats-'
+                     rb'officedocument.vmlDrawing"/>', out)
